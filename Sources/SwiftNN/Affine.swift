@@ -1,0 +1,39 @@
+// Affine layer: out = x · w + b, with x any (N, d1..dk) seen as (N, D).
+
+/// out (n, m) = x (n, d) · w (d, m) + b (m)
+@inlinable
+public func affineForward<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePointer<T>,
+                                     w: UnsafePointer<T>, b: UnsafePointer<T>,
+                                     n: Int, d: Int, m: Int) {
+    // Broadcasting b first lets the GEMM accumulate onto it (beta = 1): one pass fewer.
+    for i in 0..<n {
+        (out + i * m).update(from: b, count: m)
+    }
+    T.gemm(transA: false, transB: false, m: n, n: m, k: d,
+           alpha: 1, a: x, lda: d, b: w, ldb: m, beta: 1, c: out, ldc: m)
+}
+
+/// dx (n, d) = dout · wᵀ (skipped when dx is nil), dw (d, m) = xᵀ · dout, db (m) = Σ_rows dout
+@inlinable
+public func affineBackward<T: Scalar>(dx: UnsafeMutablePointer<T>?, dw: UnsafeMutablePointer<T>,
+                                      db: UnsafeMutablePointer<T>, dout: UnsafePointer<T>,
+                                      x: UnsafePointer<T>, w: UnsafePointer<T>,
+                                      n: Int, d: Int, m: Int) {
+    if let dx {
+        T.gemm(transA: false, transB: true, m: n, n: d, k: m,
+               alpha: 1, a: dout, lda: m, b: w, ldb: m, beta: 0, c: dx, ldc: d)
+    }
+    T.gemm(transA: true, transB: false, m: d, n: m, k: n,
+           alpha: 1, a: x, lda: d, b: dout, ldb: m, beta: 0, c: dw, ldc: m)
+    sumRows(out: db, x: dout, n: n, d: m)
+}
+
+/// out (d) = Σ_i x[i, :] over the n rows of x (n, d)
+@inlinable
+public func sumRows<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePointer<T>, n: Int, d: Int) {
+    out.update(repeating: 0, count: d)
+    for i in 0..<n {
+        let row = x + i * d
+        for j in 0..<d { out[j] += row[j] }
+    }
+}

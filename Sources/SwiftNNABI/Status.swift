@@ -1,0 +1,42 @@
+// The one error channel of the C ABI: every export returns SNN_OK or a negative SNN_E_*
+// code and leaves a message for snn_last_error() on the calling thread.
+import Glibc
+import SwiftNN
+
+private let lastErrorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+private let noError = UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
+
+func setLastError(_ message: String) {
+    let previous = pthread_getspecific(lastErrorKey)
+    pthread_setspecific(lastErrorKey, strdup(message))
+    free(previous)
+}
+
+/// Runs an export's body, turning a thrown EngineError into its status code.
+@inline(__always)
+func guarded(_ body: () throws(EngineError) -> Void) -> Int32 {
+    do {
+        try body()
+        return 0
+    } catch {
+        setLastError(error.message)
+        return error.status.rawValue
+    }
+}
+
+@_cdecl("snn_last_error")
+public func snn_last_error() -> UnsafePointer<CChar> {
+    guard let message = pthread_getspecific(lastErrorKey) else { return noError }
+    return UnsafePointer(message.assumingMemoryBound(to: CChar.self))
+}
+
+
+@_cdecl("snn_version")
+public func snn_version() -> UnsafePointer<CChar> {
+    UnsafeRawPointer(swiftnnVersion.utf8Start).assumingMemoryBound(to: CChar.self)
+}

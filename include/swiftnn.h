@@ -1,0 +1,149 @@
+/*
+ * swiftnn.h — the C ABI of libswiftnn, a fully connected neural-network engine.
+ *
+ * Conventions (see DESIGN.md):
+ *  - Every numeric entry point exists as _f32 (float) and _f64 (double).
+ *  - Arguments: outputs first, then inputs, then sizes (int64_t), then hyperparameters.
+ *  - Buffers are caller-owned, dense, row-major and C-contiguous. "x (n, d)" means n*d
+ *    elements. A pointer may be NULL only where its comment says "nullable".
+ *  - Every function returns SNN_OK (0) or a negative SNN_E_* code; on failure
+ *    snn_last_error() returns a message naming the argument, valid on the calling thread
+ *    until its next failing call. Outputs are unspecified after a failure.
+ *  - Labels are int64_t class indices in [0, c).
+ *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
+ *    which is per thread.
+ */
+#ifndef SWIFTNN_H
+#define SWIFTNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define SNN_OK             0
+#define SNN_E_NULL        -1  /* a required pointer is NULL */
+#define SNN_E_SIZE        -2  /* a size is zero, negative, or too large to address */
+#define SNN_E_SHAPE       -3  /* sizes that must agree do not */
+#define SNN_E_VALUE       -4  /* a value is out of range: label, probability, mode, eps, ... */
+#define SNN_E_NONFINITE   -5  /* NaN or Inf where a finite value is required */
+#define SNN_E_ALLOC       -6  /* out of memory */
+#define SNN_E_HANDLE      -7  /* NULL, destroyed or foreign handle */
+
+/* Normalization modes. */
+#define SNN_MODE_TRAIN 0
+#define SNN_MODE_TEST  1
+
+/* The message of this thread's last failing call ("" if none). Never NULL. */
+const char *snn_last_error(void);
+/* The library version, e.g. "0.1.0". */
+const char *snn_version(void);
+
+/* ---- affine: out (n, m) = x (n, d) · w (d, m) + b (m) ---------------------------------- */
+int32_t snn_affine_forward_f32(float *out, const float *x, const float *w, const float *b,
+                               int64_t n, int64_t d, int64_t m);
+int32_t snn_affine_forward_f64(double *out, const double *x, const double *w, const double *b,
+                               int64_t n, int64_t d, int64_t m);
+/* dx (n, d) nullable (skipped), dw (d, m), db (m) from dout (n, m). */
+int32_t snn_affine_backward_f32(float *dx, float *dw, float *db, const float *dout,
+                                const float *x, const float *w, int64_t n, int64_t d, int64_t m);
+int32_t snn_affine_backward_f64(double *dx, double *dw, double *db, const double *dout,
+                                const double *x, const double *w, int64_t n, int64_t d, int64_t m);
+
+/* ---- ReLU: out (count) = max(x, 0); dx = dout where x > 0 ------------------------------ */
+int32_t snn_relu_forward_f32(float *out, const float *x, int64_t count);
+int32_t snn_relu_forward_f64(double *out, const double *x, int64_t count);
+int32_t snn_relu_backward_f32(float *dx, const float *dout, const float *x, int64_t count);
+int32_t snn_relu_backward_f64(double *dx, const double *dout, const double *x, int64_t count);
+
+/* ---- affine + ReLU: out (n, m) = max(x·w + b, 0); pre (n, m) keeps x·w + b ------------- */
+int32_t snn_affine_relu_forward_f32(float *out, float *pre, const float *x, const float *w,
+                                    const float *b, int64_t n, int64_t d, int64_t m);
+int32_t snn_affine_relu_forward_f64(double *out, double *pre, const double *x, const double *w,
+                                    const double *b, int64_t n, int64_t d, int64_t m);
+/* dx (n, d) nullable (skipped), dw (d, m), db (m) from dout (n, m) and the forward's pre. */
+int32_t snn_affine_relu_backward_f32(float *dx, float *dw, float *db, const float *dout,
+                                     const float *x, const float *w, const float *pre,
+                                     int64_t n, int64_t d, int64_t m);
+int32_t snn_affine_relu_backward_f64(double *dx, double *dw, double *db, const double *dout,
+                                     const double *x, const double *w, const double *pre,
+                                     int64_t n, int64_t d, int64_t m);
+
+/* ---- losses over scores x (n, c) and labels y (n), averaged over n ---------------------
+ * *loss receives the loss; dx (n, c) nullable (loss only). A non-finite loss (NaN or Inf
+ * in x) returns SNN_E_NONFINITE; a label outside [0, c) returns SNN_E_VALUE. */
+int32_t snn_softmax_loss_f32(double *loss, float *dx, const float *x, const int64_t *y,
+                             int64_t n, int64_t c);
+int32_t snn_softmax_loss_f64(double *loss, double *dx, const double *x, const int64_t *y,
+                             int64_t n, int64_t c);
+/* Multiclass hinge loss with margin 1. */
+int32_t snn_svm_loss_f32(double *loss, float *dx, const float *x, const int64_t *y,
+                         int64_t n, int64_t c);
+int32_t snn_svm_loss_f64(double *loss, double *dx, const double *x, const int64_t *y,
+                         int64_t n, int64_t c);
+
+/* ---- batch normalization over the n rows of x (n, d) -----------------------------------
+ * mode SNN_MODE_TRAIN: batch mean, biased var and inv_std = 1/sqrt(var + eps) (each d) are
+ *   written out; running_mean/running_var (d) become momentum*running + (1-momentum)*batch.
+ * mode SNN_MODE_TEST: running statistics are read only; mean and var are ignored (nullable),
+ *   inv_std is nullable and receives 1/sqrt(running_var + eps) when given.
+ * eps >= 0 and momentum in [0, 1], both finite. */
+int32_t snn_batchnorm_forward_f32(float *out, float *mean, float *var, float *inv_std,
+                                  float *running_mean, float *running_var,
+                                  const float *x, const float *gamma, const float *beta,
+                                  int64_t n, int64_t d, double eps, double momentum, int32_t mode);
+int32_t snn_batchnorm_forward_f64(double *out, double *mean, double *var, double *inv_std,
+                                  double *running_mean, double *running_var,
+                                  const double *x, const double *gamma, const double *beta,
+                                  int64_t n, int64_t d, double eps, double momentum, int32_t mode);
+/* dx (n, d), dgamma (d), dbeta (d) from dout (n, d) and the train-mode forward's mean and
+ * inv_std. _alt is the simplified closed form; both give the same result. */
+int32_t snn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                   const float *x, const float *gamma, const float *mean,
+                                   const float *inv_std, int64_t n, int64_t d);
+int32_t snn_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const double *dout,
+                                   const double *x, const double *gamma, const double *mean,
+                                   const double *inv_std, int64_t n, int64_t d);
+int32_t snn_batchnorm_backward_alt_f32(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                       const float *x, const float *gamma, const float *mean,
+                                       const float *inv_std, int64_t n, int64_t d);
+int32_t snn_batchnorm_backward_alt_f64(double *dx, double *dgamma, double *dbeta, const double *dout,
+                                       const double *x, const double *gamma, const double *mean,
+                                       const double *inv_std, int64_t n, int64_t d);
+
+/* ---- layer normalization: each row of x (n, d) with its own statistics ------------------
+ * mean (n) and inv_std (n) are written for the backward pass; eps >= 0 and finite. */
+int32_t snn_layernorm_forward_f32(float *out, float *mean, float *inv_std, const float *x,
+                                  const float *gamma, const float *beta, int64_t n, int64_t d,
+                                  double eps);
+int32_t snn_layernorm_forward_f64(double *out, double *mean, double *inv_std, const double *x,
+                                  const double *gamma, const double *beta, int64_t n, int64_t d,
+                                  double eps);
+int32_t snn_layernorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                   const float *x, const float *gamma, const float *mean,
+                                   const float *inv_std, int64_t n, int64_t d);
+int32_t snn_layernorm_backward_f64(double *dx, double *dgamma, double *dbeta, const double *dout,
+                                   const double *x, const double *gamma, const double *mean,
+                                   const double *inv_std, int64_t n, int64_t d);
+
+/* ---- inverted dropout, p = probability of keeping a unit, 0 < p <= 1 -------------------
+ * mask[i] = 1/p if u_i < p else 0, where u_i takes the high bits of the i-th output of
+ * SplitMix64 started at seed (24 bits for f32, 53 for f64); out = x * mask. */
+int32_t snn_dropout_forward_f32(float *out, float *mask, const float *x, int64_t count,
+                                double p, uint64_t seed);
+int32_t snn_dropout_forward_f64(double *out, double *mask, const double *x, int64_t count,
+                                double p, uint64_t seed);
+/* out = x * mask with a caller-given mask. */
+int32_t snn_dropout_forward_masked_f32(float *out, const float *x, const float *mask, int64_t count);
+int32_t snn_dropout_forward_masked_f64(double *out, const double *x, const double *mask, int64_t count);
+/* dx = dout * mask. */
+int32_t snn_dropout_backward_f32(float *dx, const float *dout, const float *mask, int64_t count);
+int32_t snn_dropout_backward_f64(double *dx, const double *dout, const double *mask, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTNN_H */

@@ -23,15 +23,20 @@ func columnMoments<T: Scalar>(mean: UnsafeMutablePointer<T>, variance: UnsafeMut
 
 /// Train mode: out (n, d) = gamma · (x − μ)/√(σ² + eps) + beta with the batch's μ, σ² (d),
 /// written to mean and variance; running statistics become momentum·running + (1−momentum)·batch.
-/// invStd (d) receives 1/√(σ² + eps) for the backward pass.
+/// invStd (d) receives 1/√(σ² + eps) for the backward pass. Throws, leaving the running
+/// statistics as they were, when x holds NaN or Inf.
 @inlinable
 public func batchNormForwardTrain<T: Scalar>(out: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>,
                                              variance: UnsafeMutablePointer<T>, invStd: UnsafeMutablePointer<T>,
                                              runningMean: UnsafeMutablePointer<T>,
                                              runningVariance: UnsafeMutablePointer<T>,
                                              x: UnsafePointer<T>, gamma: UnsafePointer<T>, beta: UnsafePointer<T>,
-                                             n: Int, d: Int, eps: T, momentum: T) {
+                                             n: Int, d: Int, eps: T, momentum: T) throws(EngineError) {
     columnMoments(mean: mean, variance: variance, x: x, n: n, d: d)
+    // Checked before the running statistics change, so one bad batch cannot poison them.
+    for j in 0..<d where !(mean[j].isFinite && variance[j].isFinite) {
+        throw EngineError(.nonFinite, "x contains NaN or Inf (feature \(j) has mean \(mean[j]), variance \(variance[j]))")
+    }
     for j in 0..<d {
         invStd[j] = 1 / (variance[j] + eps).squareRoot()
         runningMean[j] = momentum * runningMean[j] + (1 - momentum) * mean[j]

@@ -19,7 +19,7 @@ func batchNormForwardChecked<T: Scalar>(_ out: Out<T>, _ mean: Out<T>, _ varianc
         switch NormMode(rawValue: mode) {
         case .train:
             let momentum = T(try hyperparameter(momentum, "momentum", low: 0, high: 1))
-            batchNormForwardTrain(out: out, mean: try required(mean, "mean"), variance: try required(variance, "var"),
+            try batchNormForwardTrain(out: out, mean: try required(mean, "mean"), variance: try required(variance, "var"),
                                   invStd: try required(invStd, "inv_std"), runningMean: runningMean,
                                   runningVariance: runningVariance, x: x, gamma: gamma, beta: beta,
                                   n: n, d: d, eps: eps, momentum: momentum)

@@ -1,0 +1,35 @@
+# swiftnn — `make run` trains a network, `make test` runs every test. Both install first.
+PYTHON ?= python3
+SWIFT ?= swift
+
+.PHONY: help run test build deps deps-dev test-swift test-python demo clean
+
+help:
+	@echo "make run     install what is missing, build, and train a network (the main job)"
+	@echo "make test    install what is missing, build, and run the Swift and Python tests"
+	@echo "make build   build libswiftnn.so (release) and install the Python package in place"
+	@echo "make clean   remove build products"
+
+deps:
+	@scripts/install-deps.sh requirements.txt
+
+deps-dev:
+	@scripts/install-deps.sh requirements-dev.txt
+
+build:
+	$(SWIFT) build -c release --product swiftnn
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+
+run: deps build
+	$(PYTHON) -m swiftnn.demo
+
+test: deps-dev build test-swift test-python
+
+test-swift:
+	$(SWIFT) test
+
+test-python:
+	$(PYTHON) -m pytest python/tests
+
+clean:
+	rm -rf .build build dist python/*.egg-info python/swiftnn/libswiftnn.so

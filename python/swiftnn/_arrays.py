@@ -1,0 +1,73 @@
+"""Argument checks and conversions shared by the Python API: the only place that decides
+which precision a call runs in and what a bad argument's message says."""
+import numpy as np
+
+from . import _native
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+def _real_dtype(where, name, array):
+    dt = array.dtype
+    if dt.kind not in "biuf":
+        raise TypeError("%s: %s has dtype %s; expected real numbers (float32, float64 or integers)"
+                        % (where, name, dt))
+    return dt
+
+
+def compute_dtype(where, named):
+    """The precision a call over ``named`` arrays runs in, chosen as NumPy promotes them:
+    float32 stays float32, float64 or any mix with it gives float64, integers and booleans
+    give float64, float16 is computed in float32."""
+    dtypes = [_real_dtype(where, name, a) for name, a in named]
+    dt = np.result_type(*dtypes)
+    if dt == _F32 or dt == _F64:
+        return dt
+    if dt.kind == "f" and dt.itemsize < 4:
+        return _F32
+    return _F64
+
+
+def floats(where, **named):
+    """Converts each keyword array to one C-contiguous float dtype.
+
+    Returns (kernels, dtype, arrays...) in keyword order; arrays already of that dtype and
+    contiguous pass without a copy.
+    """
+    items = [(name, a if isinstance(a, np.ndarray) else np.asarray(a)) for name, a in named.items()]
+    dt = compute_dtype(where, items)
+    out = [np.ascontiguousarray(a, dtype=dt) for _, a in items]
+    return (_native.KERNELS[dt], dt, *out)
+
+
+def labels(where, y, n, c):
+    """y as C-contiguous int64 of shape (n,); range is checked by the engine."""
+    y = y if isinstance(y, np.ndarray) else np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise TypeError("%s: y must hold integer class labels, got dtype %s" % (where, y.dtype))
+    if y.shape != (n,):
+        raise ValueError("%s: y has shape %s, expected (%d,) — one label per row of x"
+                         % (where, y.shape, n))
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def require_ndim(where, name, a, ndim, meaning):
+    if a.ndim != ndim:
+        raise ValueError("%s: %s must be %d-D %s, got shape %s" % (where, name, ndim, meaning, a.shape))
+
+
+def require_nonempty(where, name, a):
+    if a.size == 0:
+        raise ValueError("%s: %s is empty (shape %s); every size must be at least 1"
+                         % (where, name, a.shape))
+
+
+def require_shape(where, name, a, shape, why):
+    if a.shape != shape:
+        raise ValueError("%s: %s has shape %s, expected %s (%s)" % (where, name, a.shape, shape, why))
+
+
+def call(status, where):
+    if status:
+        _native.raise_status(status, where)

@@ -1,0 +1,123 @@
+"""Loads libswiftnn, declares every C signature once, and turns status codes into exceptions.
+
+The library is found, in order: the ``SWIFTNN_LIB`` environment variable, next to this
+package (an installed wheel or ``pip install``), then the release build folder of a source
+checkout (``.build/release``). This module holds no numerics.
+"""
+import ctypes
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+_LIB_NAME = "libswiftnn.so"
+
+
+class SwiftNNError(ValueError):
+    """A call into libswiftnn was refused; ``status`` is the SNN_E_* code."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+# The SNN_E_* codes of include/swiftnn.h and the Python exception each becomes.
+STATUS_NAMES = {
+    -1: "SNN_E_NULL",
+    -2: "SNN_E_SIZE",
+    -3: "SNN_E_SHAPE",
+    -4: "SNN_E_VALUE",
+    -5: "SNN_E_NONFINITE",
+    -6: "SNN_E_ALLOC",
+    -7: "SNN_E_HANDLE",
+}
+
+
+def _candidates():
+    env = os.environ.get("SWIFTNN_LIB")
+    if env:
+        yield Path(env)
+        return
+    here = Path(__file__).resolve().parent
+    yield here / _LIB_NAME
+    yield here.parent.parent / ".build" / "release" / _LIB_NAME
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        tried.append(str(path))
+        if path.is_file():
+            return ctypes.CDLL(str(path))
+    raise ImportError(
+        "swiftnn: cannot find %s (looked in: %s). Build it with `make build` in the source "
+        "checkout, install the package with `pip install .`, or point SWIFTNN_LIB at the file."
+        % (_LIB_NAME, ", ".join(tried)))
+
+
+lib = _load()
+lib.snn_last_error.restype = ctypes.c_char_p
+lib.snn_last_error.argtypes = []
+lib.snn_version.restype = ctypes.c_char_p
+lib.snn_version.argtypes = []
+version = lib.snn_version().decode()
+
+_P = ctypes.c_void_p   # any buffer
+_I = ctypes.c_int64    # a size
+_D = ctypes.c_double   # a hyperparameter
+_M = ctypes.c_int32    # a mode
+_S = ctypes.c_uint64   # a seed
+
+# Argument types of every precision-suffixed entry point, named without the snn_ prefix and
+# the _f32/_f64 suffix. The one place a C signature is written down on the Python side.
+_SIGNATURES = {
+    "affine_forward": (_P, _P, _P, _P, _I, _I, _I),
+    "affine_backward": (_P, _P, _P, _P, _P, _P, _I, _I, _I),
+    "relu_forward": (_P, _P, _I),
+    "relu_backward": (_P, _P, _P, _I),
+    "affine_relu_forward": (_P, _P, _P, _P, _P, _I, _I, _I),
+    "affine_relu_backward": (_P, _P, _P, _P, _P, _P, _P, _I, _I, _I),
+    "softmax_loss": (_P, _P, _P, _P, _I, _I),
+    "svm_loss": (_P, _P, _P, _P, _I, _I),
+    "batchnorm_forward": (_P,) * 9 + (_I, _I, _D, _D, _M),
+    "batchnorm_backward": (_P,) * 8 + (_I, _I),
+    "batchnorm_backward_alt": (_P,) * 8 + (_I, _I),
+    "layernorm_forward": (_P,) * 6 + (_I, _I, _D),
+    "layernorm_backward": (_P,) * 8 + (_I, _I),
+    "dropout_forward": (_P, _P, _P, _I, _D, _S),
+    "dropout_forward_masked": (_P, _P, _P, _I),
+    "dropout_backward": (_P, _P, _P, _I),
+}
+
+MODE_TRAIN = 0
+MODE_TEST = 1
+
+
+def _declare(suffix):
+    table = {}
+    for name, argtypes in _SIGNATURES.items():
+        fn = getattr(lib, "snn_%s_%s" % (name, suffix))
+        fn.argtypes = argtypes
+        fn.restype = ctypes.c_int32
+        table[name] = fn
+    return SimpleNamespace(**table)
+
+
+f32 = _declare("f32")
+f64 = _declare("f64")
+KERNELS = {np.dtype(np.float32): f32, np.dtype(np.float64): f64}
+
+
+def raise_status(status, where):
+    """Raises the exception for a non-zero status returned by the C call named ``where``."""
+    message = lib.snn_last_error().decode(errors="replace")
+    text = "%s: %s" % (where, message)
+    if status == -6:
+        raise MemoryError(text)
+    raise SwiftNNError(text, status)
+
+
+def ptr(array):
+    """The address of a C-contiguous array's first element."""
+    return array.ctypes.data

@@ -1,0 +1,305 @@
+"""The layers of CS231n's ``layers.py`` and ``layer_utils.py``, computed by libswiftnn.
+
+Every function has the course's signature and returns the course's outputs; inputs may
+be any real dtype and any memory layout (float32 and float64 C-contiguous arrays pass
+without a copy). float32 inputs compute in float32, anything else as NumPy would promote.
+"""
+import ctypes
+
+import numpy as np
+
+from . import _native
+from ._arrays import call, floats, labels, require_ndim, require_nonempty, require_shape
+from ._native import ptr
+
+__all__ = [
+    "affine_forward", "affine_backward", "relu_forward", "relu_backward",
+    "affine_relu_forward", "affine_relu_backward", "softmax_loss", "svm_loss",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "layernorm_forward", "layernorm_backward", "dropout_forward", "dropout_backward",
+]
+
+
+def _affine_operands(where, x, w, b):
+    k, dt, x2, w, b = floats(where, x=x, w=w, b=b)
+    if x2.ndim < 2:
+        raise ValueError("%s: x must have shape (N, d_1, ..., d_k), got %s" % (where, x2.shape))
+    require_nonempty(where, "x", x2)
+    n = x2.shape[0]
+    d = x2.size // n
+    require_ndim(where, "w", w, 2, "weights (D, M)")
+    if w.shape[0] != d:
+        raise ValueError("%s: w has shape %s but x has %d features per example (x.shape = %s); "
+                         "expected w of shape (%d, M)" % (where, w.shape, d, x2.shape, d))
+    require_nonempty(where, "w", w)
+    m = w.shape[1]
+    require_shape(where, "b", b, (m,), "one bias per column of w")
+    return k, dt, x2.reshape(n, d), w, b, n, d, m
+
+
+def affine_forward(x, w, b):
+    """out = x.reshape(N, D) @ w + b.
+
+    Inputs: x (N, d_1, ..., d_k), w (D, M) with D = d_1 * ... * d_k, b (M,).
+    Returns (out (N, M), cache = (x, w, b)).
+    """
+    k, dt, x2, w2, b2, n, d, m = _affine_operands("affine_forward", x, w, b)
+    out = np.empty((n, m), dt)
+    call(k.affine_forward(ptr(out), ptr(x2), ptr(w2), ptr(b2), n, d, m), "affine_forward")
+    return out, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """Gradients of affine_forward.
+
+    Inputs: dout (N, M), cache = (x, w, b) from affine_forward.
+    Returns dx (shape of x), dw (D, M), db (M,).
+    """
+    x, w, b = cache
+    k, dt, x2, w2, _, n, d, m = _affine_operands("affine_backward", x, w, b)
+    dout = np.ascontiguousarray(dout, dtype=dt)
+    require_shape("affine_backward", "dout", dout, (n, m), "the shape of the forward output")
+    dx = np.empty((n, d), dt)
+    dw = np.empty((d, m), dt)
+    db = np.empty(m, dt)
+    call(k.affine_backward(ptr(dx), ptr(dw), ptr(db), ptr(dout), ptr(x2), ptr(w2), n, d, m),
+         "affine_backward")
+    return dx.reshape(np.shape(x)), dw, db
+
+
+def _elementwise(where, **named):
+    k, dt, *arrays = floats(where, **named)
+    require_nonempty(where, next(iter(named)), arrays[0])
+    return k, dt, arrays
+
+
+def relu_forward(x):
+    """out = max(x, 0) for x of any shape. Returns (out, cache = x)."""
+    k, dt, (xc,) = _elementwise("relu_forward", x=x)
+    out = np.empty(xc.shape, dt)
+    call(k.relu_forward(ptr(out), ptr(xc), xc.size), "relu_forward")
+    return out, x
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0. Inputs: dout and cache = x, of one shape."""
+    k, dt, (dout, x) = _elementwise("relu_backward", dout=dout, x=cache)
+    require_shape("relu_backward", "dout", dout, x.shape, "the shape of the forward input")
+    dx = np.empty(x.shape, dt)
+    call(k.relu_backward(ptr(dx), ptr(dout), ptr(x), x.size), "relu_backward")
+    return dx
+
+
+def affine_relu_forward(x, w, b):
+    """An affine layer followed by a ReLU, in one call.
+
+    Returns (out (N, M), cache = ((x, w, b), a)) where a is the affine output.
+    """
+    k, dt, x2, w2, b2, n, d, m = _affine_operands("affine_relu_forward", x, w, b)
+    out = np.empty((n, m), dt)
+    pre = np.empty((n, m), dt)
+    call(k.affine_relu_forward(ptr(out), ptr(pre), ptr(x2), ptr(w2), ptr(b2), n, d, m),
+         "affine_relu_forward")
+    return out, ((x, w, b), pre)
+
+
+def affine_relu_backward(dout, cache):
+    """Gradients of affine_relu_forward: dx (shape of x), dw (D, M), db (M,)."""
+    (x, w, b), pre = cache
+    k, dt, x2, w2, _, n, d, m = _affine_operands("affine_relu_backward", x, w, b)
+    dout = np.ascontiguousarray(dout, dtype=dt)
+    pre = np.ascontiguousarray(pre, dtype=dt)
+    require_shape("affine_relu_backward", "dout", dout, (n, m), "the shape of the forward output")
+    require_shape("affine_relu_backward", "cache[1]", pre, (n, m), "the affine output")
+    dx = np.empty((n, d), dt)
+    dw = np.empty((d, m), dt)
+    db = np.empty(m, dt)
+    call(k.affine_relu_backward(ptr(dx), ptr(dw), ptr(db), ptr(dout), ptr(x2), ptr(w2), ptr(pre),
+                                n, d, m), "affine_relu_backward")
+    return dx.reshape(np.shape(x)), dw, db
+
+
+def _loss(where, kernel_name, x, y):
+    k, dt, x = floats(where, x=x)
+    require_ndim(where, "x", x, 2, "scores (N, C)")
+    require_nonempty(where, "x", x)
+    n, c = x.shape
+    y = labels(where, y, n, c)
+    dx = np.empty((n, c), dt)
+    loss = ctypes.c_double()
+    call(getattr(k, kernel_name)(ctypes.addressof(loss), ptr(dx), ptr(x), ptr(y), n, c), where)
+    return loss.value, dx
+
+
+def softmax_loss(x, y):
+    """Softmax (cross-entropy) loss, averaged over the N examples.
+
+    Inputs: x (N, C) scores, y (N,) integer labels in [0, C).
+    Returns (loss, dx (N, C)).
+    """
+    return _loss("softmax_loss", "softmax_loss", x, y)
+
+
+def svm_loss(x, y):
+    """Multiclass SVM (hinge, margin 1) loss, averaged over the N examples.
+
+    Inputs: x (N, C) scores, y (N,) integer labels in [0, C).
+    Returns (loss, dx (N, C)).
+    """
+    return _loss("svm_loss", "svm_loss", x, y)
+
+
+def _norm_operands(where, x, gamma, beta):
+    k, dt, x, gamma, beta = floats(where, x=x, gamma=gamma, beta=beta)
+    require_ndim(where, "x", x, 2, "data (N, D)")
+    require_nonempty(where, "x", x)
+    n, d = x.shape
+    require_shape(where, "gamma", gamma, (d,), "one scale per feature of x")
+    require_shape(where, "beta", beta, (d,), "one shift per feature of x")
+    return k, dt, x, gamma, beta, n, d
+
+
+def _running(where, name, param, d, dt):
+    value = param.get(name)
+    if value is None:
+        return np.zeros(d, dt)
+    value = np.array(value, dtype=dt, copy=True, order="C")
+    require_shape(where, "bn_param['%s']" % name, value, (d,), "one statistic per feature of x")
+    return value
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization.
+
+    Inputs: x (N, D), gamma (D,), beta (D,), bn_param with 'mode' ('train' or 'test',
+    required), optional 'eps' (1e-5), 'momentum' (0.9), 'running_mean' and 'running_var'
+    (D,) (zeros when absent). Train mode normalizes with the batch statistics and updates
+    the running ones as momentum * running + (1 - momentum) * batch (biased variance); test
+    mode uses the running ones. The running statistics are written back into bn_param.
+    Returns (out (N, D), cache) where cache = (x, gamma, beta, mean, var, inv_std, eps) holds
+    the batch mean, variance and 1/sqrt(var + eps) in train mode (None in test mode).
+    """
+    where = "batchnorm_forward"
+    mode = bn_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError("%s: bn_param['mode'] is %r; expected 'train' or 'test'" % (where, mode))
+    k, dt, x, gamma, beta, n, d = _norm_operands(where, x, gamma, beta)
+    eps = float(bn_param.get("eps", 1e-5))
+    momentum = float(bn_param.get("momentum", 0.9))
+    running_mean = _running(where, "running_mean", bn_param, d, dt)
+    running_var = _running(where, "running_var", bn_param, d, dt)
+    out = np.empty((n, d), dt)
+    if mode == "train":
+        mean, var, inv_std = np.empty(d, dt), np.empty(d, dt), np.empty(d, dt)
+        call(k.batchnorm_forward(ptr(out), ptr(mean), ptr(var), ptr(inv_std), ptr(running_mean),
+                                 ptr(running_var), ptr(x), ptr(gamma), ptr(beta), n, d, eps, momentum,
+                                 _native.MODE_TRAIN), where)
+        cache = (x, gamma, beta, mean, var, inv_std, eps)
+    else:
+        call(k.batchnorm_forward(ptr(out), None, None, None, ptr(running_mean), ptr(running_var),
+                                 ptr(x), ptr(gamma), ptr(beta), n, d, eps, momentum,
+                                 _native.MODE_TEST), where)
+        cache = (x, gamma, beta, None, None, None, eps)
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+
+
+def _norm_backward(where, kernel, dout, cache):
+    x, gamma, _, mean, _, inv_std, _ = cache
+    if mean is None:
+        raise ValueError("%s: the cache comes from a test-mode forward pass; backward needs a "
+                         "train-mode cache" % where)
+    dt = x.dtype
+    dout = np.ascontiguousarray(dout, dtype=dt)
+    require_shape(where, "dout", dout, x.shape, "the shape of the forward output")
+    n, d = x.shape
+    dx, dgamma, dbeta = np.empty((n, d), dt), np.empty(d, dt), np.empty(d, dt)
+    call(kernel(ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dout), ptr(x), ptr(gamma), ptr(mean),
+                ptr(inv_std), n, d), where)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of train-mode batchnorm_forward, through the staged computational graph.
+
+    Inputs: dout (N, D), cache from batchnorm_forward. Returns dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    return _norm_backward("batchnorm_backward", _native.KERNELS[cache[0].dtype].batchnorm_backward,
+                          dout, cache)
+
+
+def batchnorm_backward_alt(dout, cache):
+    """batchnorm_backward in the simplified closed form (one pass over dout); same results."""
+    return _norm_backward("batchnorm_backward_alt",
+                          _native.KERNELS[cache[0].dtype].batchnorm_backward_alt, dout, cache)
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalization: each row of x normalized with its own mean and variance.
+
+    Inputs: x (N, D), gamma (D,), beta (D,), ln_param with optional 'eps' (1e-5); any other
+    key (such as 'mode') is ignored. Returns (out (N, D), cache) where
+    cache = (x, gamma, beta, mean (N,), None, inv_std (N,), eps).
+    """
+    where = "layernorm_forward"
+    k, dt, x, gamma, beta, n, d = _norm_operands(where, x, gamma, beta)
+    eps = float(ln_param.get("eps", 1e-5))
+    out, mean, inv_std = np.empty((n, d), dt), np.empty(n, dt), np.empty(n, dt)
+    call(k.layernorm_forward(ptr(out), ptr(mean), ptr(inv_std), ptr(x), ptr(gamma), ptr(beta),
+                             n, d, eps), where)
+    return out, (x, gamma, beta, mean, None, inv_std, eps)
+
+
+def layernorm_backward(dout, cache):
+    """Gradients of layernorm_forward: dx (N, D), dgamma (D,), dbeta (D,)."""
+    return _norm_backward("layernorm_backward", _native.KERNELS[cache[0].dtype].layernorm_backward,
+                          dout, cache)
+
+
+def _dropout_seed(dropout_param):
+    seed = dropout_param.get("seed")
+    if seed is None:
+        # Drawn from NumPy's global generator, so np.random.seed makes masks reproducible.
+        return int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+    return int(seed) & 0xFFFFFFFFFFFFFFFF
+
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout.
+
+    Inputs: x of any shape; dropout_param with 'p' (probability of KEEPING a unit, in (0, 1]),
+    'mode' ('train' or 'test') and optional 'seed'. With a seed the mask is the same on every
+    call; without one it is drawn from a seed taken from NumPy's global generator. Train
+    mode keeps each unit with probability p and scales it by 1/p; test mode returns x.
+    Returns (out with x's shape and dtype, cache = (dropout_param, mask or None)).
+    """
+    where = "dropout_forward"
+    mode = dropout_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError("%s: dropout_param['mode'] is %r; expected 'train' or 'test'" % (where, mode))
+    if "p" not in dropout_param:
+        raise ValueError("%s: dropout_param has no 'p' (the probability of keeping a unit)" % where)
+    p = float(dropout_param["p"])
+    if not 0.0 < p <= 1.0:
+        raise ValueError("%s: dropout_param['p'] = %r; expected a keep probability in (0, 1]"
+                         % (where, dropout_param["p"]))
+    if mode == "test":
+        return x, (dropout_param, None)
+    k, dt, (xc,) = _elementwise(where, x=x)
+    out, mask = np.empty(xc.shape, dt), np.empty(xc.shape, dt)
+    call(k.dropout_forward(ptr(out), ptr(mask), ptr(xc), xc.size, p, _dropout_seed(dropout_param)),
+         where)
+    return out.astype(np.asarray(x).dtype, copy=False), (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """Gradient of dropout_forward: dout * mask in train mode, dout in test mode."""
+    dropout_param, mask = cache
+    if dropout_param.get("mode") != "train" or mask is None:
+        return dout
+    k, dt, (dout,) = _elementwise("dropout_backward", dout=np.asarray(dout, dtype=mask.dtype))
+    require_shape("dropout_backward", "dout", dout, mask.shape, "the shape of the forward input")
+    dx = np.empty(mask.shape, dt)
+    call(k.dropout_backward(ptr(dx), ptr(dout), ptr(mask), mask.size), "dropout_backward")
+    return dx

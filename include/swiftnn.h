@@ -142,6 +142,83 @@ int32_t snn_dropout_forward_masked_f64(double *out, const double *x, const doubl
 int32_t snn_dropout_backward_f32(float *dx, const float *dout, const float *mask, int64_t count);
 int32_t snn_dropout_backward_f64(double *dx, const double *dout, const double *mask, int64_t count);
 
+/* ---- update rules: in-place steps over one parameter buffer ----------------------------
+ * SGD:       w -= lr*dw
+ * momentum:  v = momentum*v - lr*dw; w += v                         (s1 = v)
+ * Nesterov:  v' = momentum*v - lr*dw; w += -momentum*v + (1+momentum)*v'; v = v'   (s1 = v)
+ * RMSProp:   c = decay*c + (1-decay)*dw^2; w -= lr*dw/(sqrt(c)+eps)  (s1 = c)
+ * Adam:      m = b1*m + (1-b1)*dw; v = b2*v + (1-b2)*dw^2;
+ *            w -= lr*(m/(1-b1^t)) / (sqrt(v/(1-b2^t))+eps)           (s1 = m, s2 = v; t >= 1 is
+ *            the step count after this step's increment)
+ * AdaGrad:   c += dw^2; w -= lr*dw/(sqrt(c)+eps)                     (s1 = c)
+ * State buffers a rule does not use are nullable. Hyperparameters must be finite and >= 0;
+ * momentum, decay_rate, beta1, beta2 in [0, 1] (beta1, beta2 < 1 for Adam). */
+#define SNN_RULE_SGD       0
+#define SNN_RULE_MOMENTUM  1
+#define SNN_RULE_NESTEROV  2
+#define SNN_RULE_RMSPROP   3
+#define SNN_RULE_ADAM      4
+#define SNN_RULE_ADAGRAD   5
+
+typedef struct snn_update_config {
+    double learning_rate;
+    double momentum;
+    double decay_rate;
+    double beta1;
+    double beta2;
+    double epsilon;
+    int64_t t;
+} snn_update_config;
+
+int32_t snn_update_f32(int32_t rule, float *w, float *s1, float *s2, const float *dw,
+                       int64_t count, const snn_update_config *config);
+int32_t snn_update_f64(int32_t rule, double *w, double *s1, double *s2, const double *dw,
+                       int64_t count, const snn_update_config *config);
+/* Every parameter in one call: tables of `count` buffer pointers, sizes[i] elements each.
+ * s1/s2 are nullable when the rule keeps fewer state buffers. */
+int32_t snn_update_many_f32(int32_t rule, int64_t count, float *const *w, float *const *s1,
+                            float *const *s2, const float *const *dw, const int64_t *sizes,
+                            const snn_update_config *config);
+int32_t snn_update_many_f64(int32_t rule, int64_t count, double *const *w, double *const *s1,
+                            double *const *s2, const double *const *dw, const int64_t *sizes,
+                            const snn_update_config *config);
+
+/* ---- whole-network plans ---------------------------------------------------------------
+ * {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax,
+ * with dims = [input, hidden..., classes] (num_dims = L + 1). A plan owns its workspace,
+ * sized for the largest batch seen. Parameters are passed on every call as a table in the
+ * order W1, b1, ..., WL, bL, then gamma1, beta1, ..., gamma(L-1), beta(L-1) when normalized;
+ * Wl is (dims[l-1], dims[l]). keep is the dropout keep probability (1 = no dropout). */
+#define SNN_NORM_NONE  0
+#define SNN_NORM_BATCH 1
+#define SNN_NORM_LAYER 2
+#define SNN_ACT_RELU        0
+#define SNN_ACT_LEAKY_RELU  1
+
+typedef struct snn_net snn_net;
+
+int32_t snn_net_create_f32(snn_net **net, const int64_t *dims, int64_t num_dims,
+                           int32_t normalization, double keep, int32_t activation, double leak);
+int32_t snn_net_create_f64(snn_net **net, const int64_t *dims, int64_t num_dims,
+                           int32_t normalization, double keep, int32_t activation, double leak);
+/* Safe on NULL; a destroyed or foreign handle gives SNN_E_HANDLE. */
+int32_t snn_net_destroy(snn_net *net);
+/* With labels y (n): train mode — batch statistics (running ones updated in place in
+ * `running` = mean1, var1, mean2, var2, ...; required for batchnorm, else nullable), dropout
+ * with masks drawn from seed (layer l from SplitMix64(seed)'s l-th output), *loss = mean
+ * softmax loss + 0.5*reg*sum(W^2), every gradient written to `grads` (same table layout).
+ * Without y (NULL): test mode — scores (n, classes) written, grads nullable. eps and momentum
+ * are per hidden layer (nullable: 1e-5 and 0.9). x is (n, d) with d = dims[0]. On failure the
+ * running statistics are left as they were. */
+int32_t snn_net_loss_f32(snn_net *net, double *loss, float *scores, float *const *grads,
+                         float *const *running, const float *const *params, const float *x,
+                         const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,
+                         const double *momentum, uint64_t seed);
+int32_t snn_net_loss_f64(snn_net *net, double *loss, double *scores, double *const *grads,
+                         double *const *running, const double *const *params, const double *x,
+                         const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,
+                         const double *momentum, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,7 +31,7 @@ func elements(_ a: Int, _ b: Int, _ name: StaticString) throws(EngineError) -> I
 
 /// A hyperparameter that must be finite and inside [low, high] (open at low when `openLow`).
 @inline(__always)
-func hyperparameter(_ value: Double, _ name: StaticString, low: Double, high: Double,
+func hyperparameter(_ value: Double, _ name: String, low: Double, high: Double,
                     openLow: Bool = false) throws(EngineError) -> Double {
     let inside = value.isFinite && (openLow ? value > low : value >= low) && value <= high
     guard inside else {

@@ -177,6 +177,16 @@ final class CABITests: XCTestCase {
                      mentions: ["NaN"], "NaN in f32 scores")
     }
 
+    func testNaNInBatchNormInputReturnsENonFiniteAndKeepsRunningStatistics() {
+        var out = [Double](repeating: 0, count: 4), mean = [0.0, 0], variance = [0.0, 0], invStd = [0.0, 0]
+        var runningMean = [0.5, -0.5], runningVar = [2.0, 3]
+        let status = snn_batchnorm_forward_f64(&out, &mean, &variance, &invStd, &runningMean, &runningVar,
+                                               [1, .nan, 3, 4], [1, 1], [0, 0], 2, 2, 1e-5, 0.9, SNN_MODE_TRAIN)
+        assertStatus(status, SNN_E_NONFINITE, mentions: ["NaN"], "NaN in x")
+        XCTAssertEqual(runningMean, [0.5, -0.5])
+        XCTAssertEqual(runningVar, [2, 3])
+    }
+
     // MARK: the error slot
 
     func testSuccessfulCallLeavesTheLastErrorInPlace() {
@@ -194,21 +204,25 @@ final class CABITests: XCTestCase {
         let mine = lastError()
         XCTAssertTrue(mine.contains("n = 0"), mine)
 
-        let done = DispatchSemaphore(value: 0)
-        var before = "unset", status: Int32 = 0, theirs = ""
+        /// What the other thread saw; written there before `done` is signalled, read here after.
+        final class Report: @unchecked Sendable {
+            var before = "unset", status: Int32 = 0, message = ""
+            let done = DispatchSemaphore(value: 0)
+        }
+        let report = Report()
         let thread = Thread {
-            before = String(cString: snn_last_error())
+            report.before = String(cString: snn_last_error())
             var o = [Double](repeating: 0, count: 2), m = [Double](repeating: 0, count: 2)
-            status = snn_dropout_forward_f64(&o, &m, [1, 2], 2, .nan, 1)
-            theirs = String(cString: snn_last_error())
-            done.signal()
+            report.status = snn_dropout_forward_f64(&o, &m, [1, 2], 2, .nan, 1)
+            report.message = String(cString: snn_last_error())
+            report.done.signal()
         }
         thread.start()
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "the other thread finished")
+        XCTAssertEqual(report.done.wait(timeout: .now() + 10), .success, "the other thread finished")
 
-        XCTAssertEqual(before, "", "a new thread starts with no message")
-        XCTAssertEqual(status, SNN_E_VALUE)
-        XCTAssertTrue(theirs.hasPrefix("p = "), theirs)
+        XCTAssertEqual(report.before, "", "a new thread starts with no message")
+        XCTAssertEqual(report.status, SNN_E_VALUE)
+        XCTAssertTrue(report.message.hasPrefix("p = "), report.message)
         XCTAssertEqual(lastError(), mine, "another thread's failure leaves this thread's message alone")
     }
 }

@@ -15,13 +15,18 @@ private struct TrainForward {
 private func batchNormTrain(_ x: [Double], _ gamma: [Double], _ beta: [Double], _ n: Int, _ d: Int,
                             runningMean: [Double]? = nil, runningVariance: [Double]? = nil,
                             momentum: Double = 0.9) -> TrainForward {
-    var r = TrainForward(out: unwritten(n * d), mean: unwritten(d), variance: unwritten(d), invStd: unwritten(d),
-                         runningMean: runningMean ?? [Double](repeating: 0, count: d),
-                         runningVariance: runningVariance ?? [Double](repeating: 1, count: d))
-    batchNormForwardTrain(out: &r.out, mean: &r.mean, variance: &r.variance, invStd: &r.invStd,
-                          runningMean: &r.runningMean, runningVariance: &r.runningVariance,
-                          x: x, gamma: gamma, beta: beta, n: n, d: d, eps: eps, momentum: momentum)
-    return r
+    var out = unwritten(n * d), mean = unwritten(d), variance = unwritten(d), invStd = unwritten(d)
+    var runningMean = runningMean ?? [Double](repeating: 0, count: d)
+    var runningVariance = runningVariance ?? [Double](repeating: 1, count: d)
+    do {
+        try batchNormForwardTrain(out: &out, mean: &mean, variance: &variance, invStd: &invStd,
+                                  runningMean: &runningMean, runningVariance: &runningVariance,
+                                  x: x, gamma: gamma, beta: beta, n: n, d: d, eps: eps, momentum: momentum)
+    } catch {
+        XCTFail("unexpected \(error.status): \(error.message)")
+    }
+    return TrainForward(out: out, mean: mean, variance: variance, invStd: invStd,
+                        runningMean: runningMean, runningVariance: runningVariance)
 }
 
 /// (dx, dgamma, dbeta) from the staged backward.
@@ -104,6 +109,27 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    func testBatchNormForwardTrainRejectsNonFiniteInputAndKeepsRunningAverages() {
+        let (n, d) = (3, 2)
+        for bad in [Double.nan, .infinity, -.infinity] {
+            var x: [Double] = [1, 2, 3, 4, 5, 6]
+            x[3] = bad
+            var out = unwritten(n * d), mean = unwritten(d), variance = unwritten(d), invStd = unwritten(d)
+            var runningMean: [Double] = [0.5, -0.5], runningVariance: [Double] = [2, 3]
+            do {
+                try batchNormForwardTrain(out: &out, mean: &mean, variance: &variance, invStd: &invStd,
+                                          runningMean: &runningMean, runningVariance: &runningVariance,
+                                          x: x, gamma: [1, 1], beta: [0, 0], n: n, d: d, eps: eps, momentum: 0.9)
+                XCTFail("\(bad) in x: expected a nonFinite error")
+            } catch {
+                XCTAssertEqual(error.status, .nonFinite, error.message)
+                XCTAssertTrue(error.message.contains("feature 1"), error.message)
+            }
+            XCTAssertEqual(runningMean, [0.5, -0.5], "\(bad) in x leaves the running mean as it was")
+            XCTAssertEqual(runningVariance, [2, 3], "\(bad) in x leaves the running variance as it was")
+        }
+    }
+
     func testBatchNormForwardTestUsesRunningStatistics() {
         var rng = TestRNG(seed: 33)
         let (n, d) = (3, 4)
@@ -154,9 +180,9 @@ final class BatchNormTests: XCTestCase {
             let dout = rng.normal(n * d)
             let g = backwardStaged(dout, x, gamma, batchNormTrain(x, gamma, beta, n, d), n, d)
             let shape = "n=\(n) d=\(d)"
-            assertGradient("batchnorm dx \(shape)", analytic: g.dx, at: x) { dot(batchNormTrain($0, gamma, beta, n, d).out, dout) }
-            assertGradient("batchnorm dgamma \(shape)", analytic: g.dgamma, at: gamma) { dot(batchNormTrain(x, $0, beta, n, d).out, dout) }
-            assertGradient("batchnorm dbeta \(shape)", analytic: g.dbeta, at: beta) { dot(batchNormTrain(x, gamma, $0, n, d).out, dout) }
+            assertGradient("batchnorm dx \(shape)", analytic: g.dx, at: x, dout: dout) { batchNormTrain($0, gamma, beta, n, d).out }
+            assertGradient("batchnorm dgamma \(shape)", analytic: g.dgamma, at: gamma, dout: dout) { batchNormTrain(x, $0, beta, n, d).out }
+            assertGradient("batchnorm dbeta \(shape)", analytic: g.dbeta, at: beta, dout: dout) { batchNormTrain(x, gamma, $0, n, d).out }
         }
     }
 
@@ -167,9 +193,9 @@ final class BatchNormTests: XCTestCase {
             let dout = rng.normal(n * d)
             let g = backwardAlt(dout, x, gamma, batchNormTrain(x, gamma, beta, n, d), n, d)
             let shape = "n=\(n) d=\(d)"
-            assertGradient("batchnorm_alt dx \(shape)", analytic: g.dx, at: x) { dot(batchNormTrain($0, gamma, beta, n, d).out, dout) }
-            assertGradient("batchnorm_alt dgamma \(shape)", analytic: g.dgamma, at: gamma) { dot(batchNormTrain(x, $0, beta, n, d).out, dout) }
-            assertGradient("batchnorm_alt dbeta \(shape)", analytic: g.dbeta, at: beta) { dot(batchNormTrain(x, gamma, $0, n, d).out, dout) }
+            assertGradient("batchnorm_alt dx \(shape)", analytic: g.dx, at: x, dout: dout) { batchNormTrain($0, gamma, beta, n, d).out }
+            assertGradient("batchnorm_alt dgamma \(shape)", analytic: g.dgamma, at: gamma, dout: dout) { batchNormTrain(x, $0, beta, n, d).out }
+            assertGradient("batchnorm_alt dbeta \(shape)", analytic: g.dbeta, at: beta, dout: dout) { batchNormTrain(x, gamma, $0, n, d).out }
         }
     }
 

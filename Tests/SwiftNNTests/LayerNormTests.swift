@@ -46,7 +46,7 @@ final class LayerNormTests: XCTestCase {
 
     func testLayerNormBackwardMatchesNumericGradient() {
         var rng = TestRNG(seed: 42)
-        for (n, d) in [(4, 5), (1, 5), (2, 7), (5, 3), (3, 1)] {
+        for (n, d) in [(4, 5), (1, 5), (2, 8), (5, 3), (3, 1)] {
             let x = rng.normal(n * d, mean: 1, std: 3), gamma = rng.uniform(d, in: 0.5...2), beta = rng.normal(d)
             let dout = rng.normal(n * d)
             let f = layerNorm(x, gamma, beta, n, d)
@@ -54,9 +54,9 @@ final class LayerNormTests: XCTestCase {
             layerNormBackward(dx: &dx, dgamma: &dgamma, dbeta: &dbeta, dout: dout, x: x, gamma: gamma,
                               mean: f.mean, invStd: f.invStd, n: n, d: d)
             let shape = "n=\(n) d=\(d)"
-            assertGradient("layernorm dx \(shape)", analytic: dx, at: x) { dot(layerNorm($0, gamma, beta, n, d).out, dout) }
-            assertGradient("layernorm dgamma \(shape)", analytic: dgamma, at: gamma) { dot(layerNorm(x, $0, beta, n, d).out, dout) }
-            assertGradient("layernorm dbeta \(shape)", analytic: dbeta, at: beta) { dot(layerNorm(x, gamma, $0, n, d).out, dout) }
+            assertGradient("layernorm dx \(shape)", analytic: dx, at: x, dout: dout) { layerNorm($0, gamma, beta, n, d).out }
+            assertGradient("layernorm dgamma \(shape)", analytic: dgamma, at: gamma, dout: dout) { layerNorm(x, $0, beta, n, d).out }
+            assertGradient("layernorm dbeta \(shape)", analytic: dbeta, at: beta, dout: dout) { layerNorm(x, gamma, $0, n, d).out }
         }
     }
 }

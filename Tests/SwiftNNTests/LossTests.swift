@@ -88,7 +88,7 @@ final class SoftmaxLossTests: XCTestCase {
         let x: [Double] = [1000, 999, 998, -1000, 0, 1000]
         let loss = try softmax(x, [0, 1], 2, 3)
         XCTAssertTrue(loss.isFinite)
-        let first = log(1 + exp(-1) + exp(-2)), second = log(exp(-2000) + exp(-1000) + 1) + 1000
+        let first = log(1 + exp(-1.0) + exp(-2.0)), second = log(exp(-2000.0) + exp(-1000.0) + 1) + 1000
         XCTAssertEqual(loss, (first + second) / 2, accuracy: 1e-9)
     }
 

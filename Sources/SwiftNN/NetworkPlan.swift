@@ -1,0 +1,322 @@
+// A whole fully connected network run as one plan:
+//   {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax
+// forward, loss, backward and L2 regularization in one call, over a workspace that is
+// allocated once and reused while the batch size stays within its capacity.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Normalization: Int32 {
+    case none = 0, batch = 1, layer = 2
+}
+
+public enum Activation: Int32 {
+    case relu = 0, leakyRelu = 1
+}
+
+/// The shape of a network: `dims` = [input, hidden..., classes].
+public struct NetworkSpec {
+    public var dims: [Int]
+    public var normalization: Normalization
+    /// Dropout keep probability p in (0, 1]; 1 means no dropout.
+    public var keep: Double
+    public var activation: Activation
+    /// The slope of leaky ReLU for negative inputs.
+    public var leak: Double
+
+    public init(dims: [Int], normalization: Normalization = .none, keep: Double = 1,
+                activation: Activation = .relu, leak: Double = 0.01) throws(EngineError) {
+        guard dims.count >= 2 else {
+            throw EngineError(.badSize, "dims has \(dims.count) entries, expected [input, hidden..., classes]")
+        }
+        for (i, v) in dims.enumerated() where v < 1 || v > Int(Int32.max) {
+            throw EngineError(.badSize, "dims[\(i)] = \(v), expected a size in [1, \(Int32.max)]")
+        }
+        guard keep > 0 && keep <= 1 else {
+            throw EngineError(.badValue, "keep = \(keep), expected a keep probability in (0, 1]")
+        }
+        guard leak.isFinite && leak >= 0 && leak < 1 else {
+            throw EngineError(.badValue, "leak = \(leak), expected a slope in [0, 1)")
+        }
+        for l in 0..<(dims.count - 1) {
+            let (_, overflow) = dims[l].multipliedReportingOverflow(by: dims[l + 1])
+            if overflow { throw EngineError(.badSize, "W\(l + 1) has \(dims[l]) x \(dims[l + 1]) elements, too many") }
+        }
+        self.dims = dims
+        self.normalization = normalization
+        self.keep = keep
+        self.activation = activation
+        self.leak = leak
+    }
+
+    public var layerCount: Int { dims.count - 1 }
+    public var hiddenCount: Int { dims.count - 2 }
+    public var classes: Int { dims[dims.count - 1] }
+
+    /// Parameters in canonical order: W1, b1, ..., WL, bL, then gamma1, beta1, ... for the
+    /// hidden layers when normalized. Each entry is an element count.
+    public var parameterSizes: [Int] {
+        var sizes: [Int] = []
+        for l in 0..<layerCount { sizes += [dims[l] * dims[l + 1], dims[l + 1]] }
+        if normalization != .none {
+            for l in 0..<hiddenCount { sizes += [dims[l + 1], dims[l + 1]] }
+        }
+        return sizes
+    }
+}
+
+/// A table of buffer pointers whose entries were checked to be non-NULL when it was made.
+public struct PointerTable<T> {
+    @usableFromInline let base: UnsafePointer<UnsafeMutablePointer<T>?>
+
+    public init(_ base: UnsafePointer<UnsafeMutablePointer<T>?>?, count: Int, name: String) throws(EngineError) {
+        guard let base else { throw EngineError(.nullPointer, "\(name) is NULL") }
+        for i in 0..<count where base[i] == nil {
+            throw EngineError(.nullPointer, "\(name)[\(i)] is NULL")
+        }
+        self.base = base
+    }
+
+    @inlinable public subscript(i: Int) -> UnsafeMutablePointer<T> { base[i].unsafelyUnwrapped }
+}
+
+/// Per-hidden-layer normalization settings; nil pointers mean the defaults eps = 1e-5,
+/// momentum = 0.9.
+public struct NormSettings {
+    public var eps: UnsafePointer<Double>?
+    public var momentum: UnsafePointer<Double>?
+    public init(eps: UnsafePointer<Double>? = nil, momentum: UnsafePointer<Double>? = nil) {
+        self.eps = eps
+        self.momentum = momentum
+    }
+}
+
+public final class NetworkPlan<T: Scalar> {
+    public let spec: NetworkSpec
+    public let parameterSizes: [Int]
+    private var capacity = 0
+    private var rows = 0
+    private var storage: UnsafeMutablePointer<T>?
+    // Views into storage for the current row count. Per hidden layer l:
+    private var pre: [UnsafeMutablePointer<T>] = []     // affine output (n, h), kept when normalized
+    private var act: [UnsafeMutablePointer<T>] = []     // layer output after activation and dropout (n, h)
+    private var mask: [UnsafeMutablePointer<T>] = []    // dropout mask (n, h)
+    private var mean: [UnsafeMutablePointer<T>] = []    // (h) batchnorm, (n) layernorm
+    private var variance: [UnsafeMutablePointer<T>] = []
+    private var invStd: [UnsafeMutablePointer<T>] = []
+    private var scores: UnsafeMutablePointer<T>?        // (n, C), then d loss / d scores
+    private var gradA: UnsafeMutablePointer<T>?         // ping-pong gradients (n, max h)
+    private var gradB: UnsafeMutablePointer<T>?
+    private var saved: UnsafeMutablePointer<T>?         // running statistics before a train step
+
+    public init(_ spec: NetworkSpec) {
+        self.spec = spec
+        self.parameterSizes = spec.parameterSizes
+    }
+
+    deinit { free(storage) }
+
+    private var dropout: Bool { spec.keep < 1 }
+
+    /// Lays the workspace out for n rows, growing the allocation only when n exceeds it.
+    private func reserve(rows n: Int) throws(EngineError) {
+        if n == rows { return }
+        let dims = spec.dims, hidden = spec.hiddenCount
+        let widest = dims[1..<dims.count].max() ?? 1
+        let norm = spec.normalization
+        var total = 0
+        func add(_ a: Int, _ b: Int) throws(EngineError) {
+            let (c, o1) = a.multipliedReportingOverflow(by: b)
+            let (t, o2) = total.addingReportingOverflow(c)
+            if o1 || o2 { throw EngineError(.badSize, "n = \(n) rows need more workspace than can be addressed") }
+            total = t
+        }
+        for l in 0..<hidden {
+            let h = dims[l + 1]
+            try add(n, h * ((norm != .none ? 1 : 0) + 1 + (dropout ? 1 : 0)))
+            if norm != .none { try add(3, norm == .batch ? h : n) }
+        }
+        try add(n, spec.classes)
+        try add(2 * n, widest)
+        if norm == .batch { try add(2, dims[1..<(dims.count - 1)].reduce(0, +)) }
+        if n > capacity || storage == nil {
+            let (bytes, overflow) = max(total, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+            guard !overflow, let raw = realloc(storage, bytes) else {
+                throw EngineError(.outOfMemory, "could not allocate the workspace for n = \(n) rows")
+            }
+            storage = raw.bindMemory(to: T.self, capacity: total)
+            capacity = n
+        }
+        guard var cursor = storage else { return }
+        func take(_ count: Int) -> UnsafeMutablePointer<T> { defer { cursor += count }; return cursor }
+        pre = []; act = []; mask = []; mean = []; variance = []; invStd = []
+        for l in 0..<hidden {
+            let h = dims[l + 1]
+            pre.append(norm != .none ? take(n * h) : cursor)
+            act.append(take(n * h))
+            mask.append(dropout ? take(n * h) : cursor)
+            if norm != .none {
+                let width = norm == .batch ? h : n
+                mean.append(take(width)); variance.append(take(width)); invStd.append(take(width))
+            }
+        }
+        scores = take(n * spec.classes)
+        gradA = take(n * widest)
+        gradB = take(n * widest)
+        saved = norm == .batch ? take(2 * dims[1..<(dims.count - 1)].reduce(0, +)) : nil
+        rows = n
+    }
+
+    /// Runs the network on x (n, D).
+    ///
+    /// With labels y (n): train mode (batch statistics, running statistics updated, dropout on);
+    /// returns the mean softmax loss plus 0.5·reg·ΣW² and writes every gradient to `grads`
+    /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
+    /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
+    /// On a throw the running statistics are as they were before the call.
+    public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
+                     params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
+                     scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
+                     seed: UInt64) throws(EngineError) -> Double {
+        let train = y != nil
+        if let y { try checkLabels(y, n: n, c: spec.classes) }
+        if spec.normalization == .batch && running == nil {
+            throw EngineError(.nullPointer, "running is NULL but the network uses batchnorm")
+        }
+        if train && grads == nil { throw EngineError(.nullPointer, "grads is NULL but labels were given") }
+        try reserve(rows: n)
+        guard let scores, let gradA, let gradB else { return 0 }
+        let dims = spec.dims, L = spec.layerCount, norm = spec.normalization
+        let useDropout = train && dropout
+        if norm == .batch && train, let running, let saved {
+            var at = saved
+            for l in 0..<spec.hiddenCount {
+                at.update(from: running[2 * l], count: dims[l + 1]); at += dims[l + 1]
+                at.update(from: running[2 * l + 1], count: dims[l + 1]); at += dims[l + 1]
+            }
+        }
+        // Forward.
+        var input = x
+        for l in 0..<(L - 1) {
+            let din = dims[l], h = dims[l + 1]
+            affineForward(out: norm == .none ? act[l] : pre[l], x: input, w: params[2 * l], b: params[2 * l + 1],
+                          n: n, d: din, m: h)
+            if norm != .none {
+                let gamma = params[2 * L + 2 * l], beta = params[2 * L + 2 * l + 1]
+                let eps = T(settings.eps?[l] ?? 1e-5)
+                if norm == .batch, let running {
+                    if train {
+                        do {
+                            try batchNormForwardTrain(out: act[l], mean: mean[l], variance: variance[l],
+                                                      invStd: invStd[l], runningMean: running[2 * l],
+                                                      runningVariance: running[2 * l + 1], x: pre[l],
+                                                      gamma: gamma, beta: beta, n: n, d: h, eps: eps,
+                                                      momentum: T(settings.momentum?[l] ?? 0.9))
+                        } catch {
+                            restoreRunning(running)
+                            throw EngineError(error.status, "layer \(l + 1): \(error.message)")
+                        }
+                    } else {
+                        batchNormForwardTest(out: act[l], invStd: invStd[l], x: pre[l], gamma: gamma, beta: beta,
+                                             runningMean: running[2 * l], runningVariance: running[2 * l + 1],
+                                             n: n, d: h, eps: eps)
+                    }
+                } else {
+                    layerNormForward(out: act[l], mean: mean[l], invStd: invStd[l], x: pre[l], gamma: gamma,
+                                     beta: beta, n: n, d: h, eps: eps)
+                }
+            }
+            activate(act[l], mask: useDropout ? mask[l] : nil, count: n * h,
+                     seed: splitMix64(seed: seed, index: UInt64(l)))
+            input = UnsafePointer(act[l])
+        }
+        affineForward(out: scores, x: input, w: params[2 * (L - 1)], b: params[2 * (L - 1) + 1],
+                      n: n, d: dims[L - 1], m: dims[L])
+        guard let y, let grads else {
+            scoresOut?.update(from: scores, count: n * spec.classes)
+            return 0
+        }
+        // Loss and backward; scores becomes d loss / d scores in place.
+        var loss: Double
+        do {
+            loss = try softmaxLoss(dx: scores, x: scores, y: y, n: n, c: spec.classes)
+        } catch {
+            if let running { restoreRunning(running) }
+            throw error
+        }
+        var cur = gradA, other = gradB
+        affineBackward(dx: L > 1 ? cur : nil, dw: grads[2 * (L - 1)], db: grads[2 * (L - 1) + 1], dout: scores,
+                       x: L > 1 ? UnsafePointer(act[L - 2]) : x, w: params[2 * (L - 1)],
+                       n: n, d: dims[L - 1], m: dims[L])
+        for l in stride(from: L - 2, through: 0, by: -1) {
+            let h = dims[l + 1]
+            deactivate(cur, act: act[l], mask: useDropout ? mask[l] : nil, count: n * h)
+            if norm != .none {
+                let gamma = params[2 * L + 2 * l]
+                let dgamma = grads[2 * L + 2 * l], dbeta = grads[2 * L + 2 * l + 1]
+                if norm == .batch && train {
+                    batchNormBackwardAlt(dx: other, dgamma: dgamma, dbeta: dbeta, dout: cur, x: pre[l], gamma: gamma,
+                                         mean: mean[l], invStd: invStd[l], n: n, d: h)
+                } else {
+                    layerNormBackward(dx: other, dgamma: dgamma, dbeta: dbeta, dout: cur, x: pre[l], gamma: gamma,
+                                      mean: mean[l], invStd: invStd[l], n: n, d: h)
+                }
+                swap(&cur, &other)
+            }
+            affineBackward(dx: l > 0 ? other : nil, dw: grads[2 * l], db: grads[2 * l + 1], dout: cur,
+                           x: l > 0 ? UnsafePointer(act[l - 1]) : x, w: params[2 * l], n: n, d: dims[l], m: h)
+            swap(&cur, &other)
+        }
+        if reg != 0 {
+            let r = T(reg)
+            var squares = 0.0
+            for l in 0..<L {
+                let w = params[2 * l], dw = grads[2 * l]
+                var s: T = 0
+                for i in 0..<(dims[l] * dims[l + 1]) {
+                    s += w[i] * w[i]
+                    dw[i] += r * w[i]
+                }
+                squares += Double(s)
+            }
+            loss += 0.5 * reg * squares
+        }
+        return loss
+    }
+
+    private func restoreRunning(_ running: PointerTable<T>) {
+        guard spec.normalization == .batch, var at = saved else { return }
+        for l in 0..<spec.hiddenCount {
+            let h = spec.dims[l + 1]
+            running[2 * l].update(from: at, count: h); at += h
+            running[2 * l + 1].update(from: at, count: h); at += h
+        }
+    }
+
+    /// a ← act(a), then · dropout mask drawn from `seed` when a mask buffer is given.
+    private func activate(_ a: UnsafeMutablePointer<T>, mask: UnsafeMutablePointer<T>?, count: Int, seed: UInt64) {
+        let leak = spec.activation == .leakyRelu ? T(spec.leak) : 0
+        if let mask {
+            let p = T(spec.keep), scale = 1 / p
+            for i in 0..<count {
+                let m: T = T.unit(splitMix64(seed: seed, index: UInt64(i))) < p ? scale : 0
+                mask[i] = m
+                a[i] = (a[i] > 0 ? a[i] : leak * a[i]) * m
+            }
+        } else {
+            for i in 0..<count { a[i] = a[i] > 0 ? a[i] : leak * a[i] }
+        }
+    }
+
+    /// g ← g · mask · act'(y), reading the sign of y from the layer's output a (where the mask
+    /// is zero the gradient is zero whatever the sign).
+    private func deactivate(_ g: UnsafeMutablePointer<T>, act a: UnsafeMutablePointer<T>,
+                            mask: UnsafeMutablePointer<T>?, count: Int) {
+        let leak = spec.activation == .leakyRelu ? T(spec.leak) : 0
+        if let mask {
+            for i in 0..<count { g[i] = g[i] * mask[i] * (a[i] > 0 ? 1 : leak) }
+        } else {
+            for i in 0..<count { g[i] = a[i] > 0 ? g[i] : leak * g[i] }
+        }
+    }
+}

@@ -89,7 +89,7 @@ int32_t snn_svm_loss_f64(double *loss, double *dx, const double *x, const int64_
  *   written out; running_mean/running_var (d) become momentum*running + (1-momentum)*batch.
  * mode SNN_MODE_TEST: running statistics are read only; mean and var are ignored (nullable),
  *   inv_std is nullable and receives 1/sqrt(running_var + eps) when given.
- * eps >= 0 and momentum in [0, 1], both finite. */
+ * eps > 0 and momentum in [0, 1], both finite. */
 int32_t snn_batchnorm_forward_f32(float *out, float *mean, float *var, float *inv_std,
                                   float *running_mean, float *running_var,
                                   const float *x, const float *gamma, const float *beta,
@@ -114,7 +114,7 @@ int32_t snn_batchnorm_backward_alt_f64(double *dx, double *dgamma, double *dbeta
                                        const double *inv_std, int64_t n, int64_t d);
 
 /* ---- layer normalization: each row of x (n, d) with its own statistics ------------------
- * mean (n) and inv_std (n) are written for the backward pass; eps >= 0 and finite. */
+ * mean (n) and inv_std (n) are written for the backward pass; eps > 0 and finite. */
 int32_t snn_layernorm_forward_f32(float *out, float *mean, float *inv_std, const float *x,
                                   const float *gamma, const float *beta, int64_t n, int64_t d,
                                   double eps);

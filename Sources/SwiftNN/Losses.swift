@@ -17,6 +17,7 @@ func checkFinite(loss: Double, _ what: String) throws(EngineError) {
 
 /// Returns the mean cross-entropy of softmax(x) against y; dx (n, c) = d loss / d x unless nil.
 /// Each row is shifted by its maximum first, so any finite scores give a finite loss.
+/// dx may be x itself: the scores become their gradient in place.
 @inlinable
 public func softmaxLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointer<T>,
                                    y: UnsafePointer<Int64>, n: Int, c: Int) throws(EngineError) -> Double {
@@ -27,6 +28,7 @@ public func softmaxLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointe
         let row = x + i * c
         var top = row[0]
         for j in 1..<c where row[j] > top { top = row[j] }
+        let correct = row[Int(y[i])] - top  // read before dx, which may alias x, overwrites it
         var z: T = 0
         if let dx {
             let g = dx + i * c
@@ -37,7 +39,7 @@ public func softmaxLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointe
         } else {
             for j in 0..<c { z += T.exp(row[j] - top) }
         }
-        total += Double(T.log(z) - (row[Int(y[i])] - top))
+        total += Double(T.log(z) - correct)
     }
     let loss = total / Double(n)
     try checkFinite(loss: loss, "the softmax loss")
@@ -60,7 +62,7 @@ public func svmLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointer<T>
         var active: T = 0
         for j in 0..<c where j != label {
             let margin = row[j] - correct + 1
-            if margin > 0 { rowLoss += margin; active += 1 }
+            if margin > 0 { rowLoss += margin; active += 1 } else if margin.isNaN { rowLoss += margin }
             dx?[i * c + j] = margin > 0 ? invN : 0
         }
         dx?[i * c + label] = -active * invN

@@ -174,6 +174,8 @@ public final class NetworkPlan<T: Scalar> {
     /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
     /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
     /// On a throw the running statistics are as they were before the call.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,

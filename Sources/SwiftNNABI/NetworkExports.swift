@@ -153,7 +153,7 @@ func netLossChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMu
         let running = spec.normalization == .batch
             ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
         for l in 0..<spec.hiddenCount {
-            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude) }
+            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
             if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
         }
         if y == nil { _ = try required(scores, "scores") }

@@ -11,7 +11,7 @@ func batchNormForwardChecked<T: Scalar>(_ out: Out<T>, _ mean: Out<T>, _ varianc
     guarded { () throws(EngineError) in
         let n = try size(n, "n"), d = try size(d, "d")
         _ = try elements(n, d, "x")
-        let eps = T(try hyperparameter(eps, "eps", low: 0, high: .greatestFiniteMagnitude))
+        let eps = T(try hyperparameter(eps, "eps", low: 0, high: .greatestFiniteMagnitude, openLow: true))
         let out = try required(out, "out"), x = try required(x, "x")
         let gamma = try required(gamma, "gamma"), beta = try required(beta, "beta")
         let runningMean = try required(runningMean, "running_mean")
@@ -127,7 +127,7 @@ func layerNormForwardChecked<T: Scalar>(_ out: Out<T>, _ mean: Out<T>, _ invStd:
     guarded { () throws(EngineError) in
         let n = try size(n, "n"), d = try size(d, "d")
         _ = try elements(n, d, "x")
-        let eps = T(try hyperparameter(eps, "eps", low: 0, high: .greatestFiniteMagnitude))
+        let eps = T(try hyperparameter(eps, "eps", low: 0, high: .greatestFiniteMagnitude, openLow: true))
         layerNormForward(out: try required(out, "out"), mean: try required(mean, "mean"),
                          invStd: try required(invStd, "inv_std"), x: try required(x, "x"),
                          gamma: try required(gamma, "gamma"), beta: try required(beta, "beta"), n: n, d: d, eps: eps)
@@ -180,6 +180,7 @@ func dropoutForwardChecked<T: Scalar>(_ out: Out<T>, _ mask: Out<T>, _ x: In<T>,
         let count = try size(count, "count")
         _ = try elements(count, 1, "x")
         let p = T(try hyperparameter(p, "p", low: 0, high: 1, openLow: true))
+        guard (1 / p).isFinite else { throw EngineError(.badValue, "p = \(p) is too small: 1/p overflows \(T.self)") }
         dropoutForward(out: try required(out, "out"), mask: try required(mask, "mask"), x: try required(x, "x"),
                        count: count, keep: p, seed: seed)
     }

@@ -70,7 +70,7 @@ final class CABITests: XCTestCase {
         var out = [Double](repeating: .nan, count: 4)
         var runningMean: [Double] = [1, -1], runningVar: [Double] = [4, 0.25]
         let status = snn_batchnorm_forward_f64(&out, nil, nil, nil, &runningMean, &runningVar,
-                                               [3, 0, 5, -2], [1, 2], [0, 1], 2, 2, 0, 0.9, SNN_MODE_TEST)
+                                               [3, 0, 5, -2], [1, 2], [0, 1], 2, 2, 1e-300, 0.9, SNN_MODE_TEST)
         XCTAssertEqual(status, SNN_OK, lastError())
         XCTAssertEqual(out, [1, 5, 2, -3])
         XCTAssertEqual(runningMean, [1, -1], "test mode leaves the running mean alone")
@@ -163,6 +163,9 @@ final class CABITests: XCTestCase {
         assertStatus(snn_batchnorm_forward_f64(&out, &mean, &variance, &invStd, &runningMean, &runningVar,
                                                [1, 2, 3, 4], [1, 1], [0, 0], 2, 2, .nan, 0.9, SNN_MODE_TRAIN),
                      SNN_E_VALUE, mentions: ["eps"], "eps = NaN")
+        assertStatus(snn_batchnorm_forward_f64(&out, &mean, &variance, &invStd, &runningMean, &runningVar,
+                                               [1, 1, 1, 1], [1, 1], [0, 0], 2, 2, 0, 0.9, SNN_MODE_TRAIN),
+                     SNN_E_VALUE, mentions: ["eps"], "eps = 0 would divide by zero on a constant column")
         assertStatus(snn_batchnorm_forward_f64(&out, &mean, &variance, &invStd, &runningMean, &runningVar,
                                                [1, 2, 3, 4], [1, 1], [0, 0], 2, 2, 1e-5, 1.5, SNN_MODE_TRAIN),
                      SNN_E_VALUE, mentions: ["momentum"], "momentum = 1.5")

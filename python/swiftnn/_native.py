@@ -61,6 +61,8 @@ lib.snn_last_error.restype = ctypes.c_char_p
 lib.snn_last_error.argtypes = []
 lib.snn_version.restype = ctypes.c_char_p
 lib.snn_version.argtypes = []
+lib.snn_net_destroy.restype = ctypes.c_int32
+lib.snn_net_destroy.argtypes = [ctypes.c_void_p]
 version = lib.snn_version().decode()
 
 _P = ctypes.c_void_p   # any buffer
@@ -88,6 +90,10 @@ _SIGNATURES = {
     "dropout_forward": (_P, _P, _P, _I, _D, _S),
     "dropout_forward_masked": (_P, _P, _P, _I),
     "dropout_backward": (_P, _P, _P, _I),
+    "update": (_M, _P, _P, _P, _P, _I, _P),
+    "update_many": (_M, _I, _P, _P, _P, _P, _P, _P),
+    "net_create": (_P, _P, _I, _M, _D, _M, _D),
+    "net_loss": (_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _D, _P, _P, _S),
 }
 
 MODE_TRAIN = 0

@@ -20,8 +20,9 @@ __all__ = [
 ]
 
 
-def _affine_operands(where, x, w, b):
-    k, dt, x2, w, b = floats(where, x=x, w=w, b=b)
+def _affine_operands(where, x, w, b, **more):
+    """x, w, b (and any further named arrays, such as dout) in one dtype, checked."""
+    k, dt, x2, w, b, *rest = floats(where, x=x, w=w, b=b, **more)
     if x2.ndim < 2:
         raise ValueError("%s: x must have shape (N, d_1, ..., d_k), got %s" % (where, x2.shape))
     require_nonempty(where, "x", x2)
@@ -34,7 +35,9 @@ def _affine_operands(where, x, w, b):
     require_nonempty(where, "w", w)
     m = w.shape[1]
     require_shape(where, "b", b, (m,), "one bias per column of w")
-    return k, dt, x2.reshape(n, d), w, b, n, d, m
+    for name, a in zip(more, rest):
+        require_shape(where, name, a, (n, m), "the shape of the forward output")
+    return k, dt, x2.reshape(n, d), w, b, n, d, m, rest
 
 
 def affine_forward(x, w, b):
@@ -43,7 +46,7 @@ def affine_forward(x, w, b):
     Inputs: x (N, d_1, ..., d_k), w (D, M) with D = d_1 * ... * d_k, b (M,).
     Returns (out (N, M), cache = (x, w, b)).
     """
-    k, dt, x2, w2, b2, n, d, m = _affine_operands("affine_forward", x, w, b)
+    k, dt, x2, w2, b2, n, d, m, _ = _affine_operands("affine_forward", x, w, b)
     out = np.empty((n, m), dt)
     call(k.affine_forward(ptr(out), ptr(x2), ptr(w2), ptr(b2), n, d, m), "affine_forward")
     return out, (x, w, b)
@@ -56,9 +59,7 @@ def affine_backward(dout, cache):
     Returns dx (shape of x), dw (D, M), db (M,).
     """
     x, w, b = cache
-    k, dt, x2, w2, _, n, d, m = _affine_operands("affine_backward", x, w, b)
-    dout = np.ascontiguousarray(dout, dtype=dt)
-    require_shape("affine_backward", "dout", dout, (n, m), "the shape of the forward output")
+    k, dt, x2, w2, _, n, d, m, (dout,) = _affine_operands("affine_backward", x, w, b, dout=dout)
     dx = np.empty((n, d), dt)
     dw = np.empty((d, m), dt)
     db = np.empty(m, dt)
@@ -95,7 +96,7 @@ def affine_relu_forward(x, w, b):
 
     Returns (out (N, M), cache = ((x, w, b), a)) where a is the affine output.
     """
-    k, dt, x2, w2, b2, n, d, m = _affine_operands("affine_relu_forward", x, w, b)
+    k, dt, x2, w2, b2, n, d, m, _ = _affine_operands("affine_relu_forward", x, w, b)
     out = np.empty((n, m), dt)
     pre = np.empty((n, m), dt)
     call(k.affine_relu_forward(ptr(out), ptr(pre), ptr(x2), ptr(w2), ptr(b2), n, d, m),
@@ -106,11 +107,8 @@ def affine_relu_forward(x, w, b):
 def affine_relu_backward(dout, cache):
     """Gradients of affine_relu_forward: dx (shape of x), dw (D, M), db (M,)."""
     (x, w, b), pre = cache
-    k, dt, x2, w2, _, n, d, m = _affine_operands("affine_relu_backward", x, w, b)
-    dout = np.ascontiguousarray(dout, dtype=dt)
-    pre = np.ascontiguousarray(pre, dtype=dt)
-    require_shape("affine_relu_backward", "dout", dout, (n, m), "the shape of the forward output")
-    require_shape("affine_relu_backward", "cache[1]", pre, (n, m), "the affine output")
+    k, dt, x2, w2, _, n, d, m, (dout, pre) = _affine_operands("affine_relu_backward", x, w, b,
+                                                             dout=dout, pre=pre)
     dx = np.empty((n, d), dt)
     dw = np.empty((d, m), dt)
     db = np.empty(m, dt)
@@ -205,18 +203,29 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     return out, cache
 
 
-def _norm_backward(where, kernel, dout, cache):
-    x, gamma, _, mean, _, inv_std, _ = cache
+def _norm_backward(where, kernel_name, per_row, dout, cache):
+    """dx, dgamma, dbeta through a normalization, from a cache made by its forward pass.
+    per_row: the statistics are one per row of x (layernorm), else one per feature."""
+    try:
+        x, gamma, _, mean, _, inv_std, _ = cache
+    except (TypeError, ValueError):
+        raise ValueError("%s: cache is not a cache from the matching forward pass" % where) from None
     if mean is None:
         raise ValueError("%s: the cache comes from a test-mode forward pass; backward needs a "
                          "train-mode cache" % where)
-    dt = x.dtype
-    dout = np.ascontiguousarray(dout, dtype=dt)
-    require_shape(where, "dout", dout, x.shape, "the shape of the forward output")
+    k, dt, dout, x, gamma, mean, inv_std = floats(where, dout=dout, x=x, gamma=gamma, mean=mean,
+                                                  inv_std=inv_std)
+    require_ndim(where, "x", x, 2, "data (N, D) in the cache")
     n, d = x.shape
+    require_shape(where, "dout", dout, x.shape, "the shape of the forward output")
+    require_shape(where, "gamma", gamma, (d,), "one scale per feature")
+    stats = (n,) if per_row else (d,)
+    why = "one statistic per %s; is the cache from the matching forward pass?" % ("row" if per_row else "feature")
+    require_shape(where, "cache mean", mean, stats, why)
+    require_shape(where, "cache inv_std", inv_std, stats, why)
     dx, dgamma, dbeta = np.empty((n, d), dt), np.empty(d, dt), np.empty(d, dt)
-    call(kernel(ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dout), ptr(x), ptr(gamma), ptr(mean),
-                ptr(inv_std), n, d), where)
+    call(getattr(k, kernel_name)(ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dout), ptr(x), ptr(gamma), ptr(mean),
+                                 ptr(inv_std), n, d), where)
     return dx, dgamma, dbeta
 
 
@@ -225,14 +234,12 @@ def batchnorm_backward(dout, cache):
 
     Inputs: dout (N, D), cache from batchnorm_forward. Returns dx (N, D), dgamma (D,), dbeta (D,).
     """
-    return _norm_backward("batchnorm_backward", _native.KERNELS[cache[0].dtype].batchnorm_backward,
-                          dout, cache)
+    return _norm_backward("batchnorm_backward", "batchnorm_backward", False, dout, cache)
 
 
 def batchnorm_backward_alt(dout, cache):
     """batchnorm_backward in the simplified closed form (one pass over dout); same results."""
-    return _norm_backward("batchnorm_backward_alt",
-                          _native.KERNELS[cache[0].dtype].batchnorm_backward_alt, dout, cache)
+    return _norm_backward("batchnorm_backward_alt", "batchnorm_backward_alt", False, dout, cache)
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
@@ -253,8 +260,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 def layernorm_backward(dout, cache):
     """Gradients of layernorm_forward: dx (N, D), dgamma (D,), dbeta (D,)."""
-    return _norm_backward("layernorm_backward", _native.KERNELS[cache[0].dtype].layernorm_backward,
-                          dout, cache)
+    return _norm_backward("layernorm_backward", "layernorm_backward", True, dout, cache)
 
 
 def _dropout_seed(dropout_param):
@@ -298,7 +304,7 @@ def dropout_backward(dout, cache):
     dropout_param, mask = cache
     if dropout_param.get("mode") != "train" or mask is None:
         return dout
-    k, dt, (dout,) = _elementwise("dropout_backward", dout=np.asarray(dout, dtype=mask.dtype))
+    k, dt, (dout, mask) = _elementwise("dropout_backward", dout=dout, mask=mask)
     require_shape("dropout_backward", "dout", dout, mask.shape, "the shape of the forward input")
     dx = np.empty(mask.shape, dt)
     call(k.dropout_backward(ptr(dx), ptr(dout), ptr(mask), mask.size), "dropout_backward")

@@ -1,0 +1,188 @@
+"""Update rules with CS231n's interface, computed by libswiftnn.
+
+Each rule is ``update(w, dw, config=None) -> (next_w, config)``: defaults are filled in with
+``config.setdefault`` and the rule's state (velocity, cache, m, v, t) lives in ``config``,
+exactly as in the course's ``optim.py``. ``sgd`` updates ``w`` in place, as the course's does.
+
+``Optimizer`` updates every parameter of a model in one native call.
+"""
+import ctypes
+
+import numpy as np
+
+from . import _native
+from ._arrays import call, floats, require_shape
+
+__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad", "Optimizer"]
+
+RULES = {"sgd": 0, "sgd_momentum": 1, "nesterov": 2, "rmsprop": 3, "adam": 4, "adagrad": 5}
+# The state arrays each rule keeps in its config, by the course's names.
+_STATE = {0: (), 1: ("velocity",), 2: ("velocity",), 3: ("cache",), 4: ("m", "v"), 5: ("cache",)}
+
+
+class UpdateConfig(ctypes.Structure):
+    """snn_update_config of include/swiftnn.h."""
+    _fields_ = [("learning_rate", ctypes.c_double), ("momentum", ctypes.c_double),
+                ("decay_rate", ctypes.c_double), ("beta1", ctypes.c_double),
+                ("beta2", ctypes.c_double), ("epsilon", ctypes.c_double), ("t", ctypes.c_int64)]
+
+
+def _native_config(where, config, t=1):
+    try:
+        return UpdateConfig(float(config.get("learning_rate", 0.0)), float(config.get("momentum", 0.9)),
+                            float(config.get("decay_rate", 0.99)), float(config.get("beta1", 0.9)),
+                            float(config.get("beta2", 0.999)), float(config.get("epsilon", 1e-8)), int(t))
+    except (TypeError, ValueError) as e:
+        raise TypeError("%s: config holds a hyperparameter that is not a number (%s)" % (where, e)) from None
+
+
+def _state(where, config, name, shape, dt):
+    value = config.get(name)
+    if value is None:
+        value = np.zeros(shape, dt)
+    else:
+        value = np.ascontiguousarray(value, dtype=dt)
+        require_shape(where, "config['%s']" % name, value, shape, "the shape of w")
+    config[name] = value
+    return value
+
+
+def _update(where, rule, w, dw, config, in_place=False):
+    k, dt, w_c, dw_c = floats(where, w=w, dw=dw)
+    require_shape(where, "dw", dw_c, w_c.shape, "the shape of w")
+    if w_c.size == 0:
+        return w, config
+    next_w = w_c if (in_place and w_c is w) else (w_c if w_c is not w else w_c.copy())
+    states = [_state(where, config, name, w_c.shape, dt) for name in _STATE[rule]]
+    s1 = _native.ptr(states[0]) if states else None
+    s2 = _native.ptr(states[1]) if len(states) > 1 else None
+    native = _native_config(where, config, config.get("t", 1))
+    call(k.update(rule, _native.ptr(next_w), s1, s2, _native.ptr(dw_c), next_w.size, ctypes.byref(native)),
+         where)
+    return next_w, config
+
+
+def sgd(w, dw, config=None):
+    """Vanilla SGD: w -= learning_rate * dw (in place). config: learning_rate (1e-2)."""
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-2)
+    return _update("sgd", 0, w, dw, config, in_place=True)
+
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum: v = momentum * v - learning_rate * dw; next_w = w + v.
+
+    config: learning_rate (1e-2), momentum (0.9), velocity (zeros); nesterov=True (ours)
+    takes the Nesterov step w += -momentum * v_prev + (1 + momentum) * v instead.
+    """
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    return _update("sgd_momentum", 2 if config.get("nesterov") else 1, w, dw, config)
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp: cache = decay_rate * cache + (1 - decay_rate) * dw**2;
+    next_w = w - learning_rate * dw / (sqrt(cache) + epsilon).
+
+    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8), cache (zeros).
+    """
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("decay_rate", 0.99)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("cache", None)
+    return _update("rmsprop", 3, w, dw, config)
+
+
+def adam(w, dw, config=None):
+    """Adam with bias correction; t is incremented before use.
+
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8), m, v (zeros), t (0).
+    """
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", None)
+    config.setdefault("v", None)
+    config.setdefault("t", 0)
+    config["t"] += 1
+    return _update("adam", 4, w, dw, config)
+
+
+def adagrad(w, dw, config=None):
+    """AdaGrad: cache += dw**2; next_w = w - learning_rate * dw / (sqrt(cache) + epsilon).
+
+    config: learning_rate (1e-2), epsilon (1e-8), cache (zeros).
+    """
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("cache", None)
+    return _update("adagrad", 5, w, dw, config)
+
+
+class Optimizer:
+    """Updates every array of ``params`` in place with one native call per step.
+
+    ``Optimizer(params, rule='adam', learning_rate=1e-3, **hyperparameters)``; rule is one of
+    sgd, sgd_momentum, nesterov, rmsprop, adam, adagrad. ``step(grads)`` takes a dict with
+    the keys of ``params``. State arrays live in ``self.state[name]``; ``self.t`` counts steps.
+    All params must be C-contiguous arrays of one float dtype (float32 or float64).
+    """
+
+    _DEFAULTS = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2,
+                 "adam": 1e-3, "adagrad": 1e-2}
+
+    def __init__(self, params, rule="adam", **config):
+        if rule not in RULES:
+            raise ValueError("Optimizer: unknown rule %r; expected one of %s" % (rule, ", ".join(RULES)))
+        self.params = params
+        self.rule = rule
+        self.config = dict(config)
+        self.config.setdefault("learning_rate", self._DEFAULTS[rule])
+        self.t = 0
+        self.state = {}
+        dtypes = {np.asarray(p).dtype for p in params.values()}
+        if len(dtypes) != 1 or next(iter(dtypes)) not in _native.KERNELS:
+            raise TypeError("Optimizer: params must all be float32 or all float64, got %s" % sorted(map(str, dtypes)))
+        self.dtype = next(iter(dtypes))
+        self._kernels = _native.KERNELS[self.dtype]
+
+    def step(self, grads):
+        names = list(self.params)
+        code = RULES[self.rule]
+        count = len(names)
+        ptrs = {key: (ctypes.c_void_p * count)() for key in ("w", "dw", "s1", "s2")}
+        sizes = (ctypes.c_int64 * count)()
+        keep = []
+        for i, name in enumerate(names):
+            w = self.params[name]
+            if not (isinstance(w, np.ndarray) and w.dtype == self.dtype and w.flags.c_contiguous
+                    and w.flags.writeable):
+                raise ValueError("Optimizer.step: params[%r] must be a writeable C-contiguous %s array"
+                                 % (name, self.dtype))
+            if name not in grads:
+                raise ValueError("Optimizer.step: grads has no entry for %r" % name)
+            g = np.ascontiguousarray(grads[name], dtype=self.dtype)
+            require_shape("Optimizer.step", "grads[%r]" % name, g, w.shape, "the shape of the parameter")
+            keep.append(g)
+            states = self.state.setdefault(name, [np.zeros_like(w) for _ in _STATE[code]])
+            ptrs["w"][i], ptrs["dw"][i], sizes[i] = w.ctypes.data, g.ctypes.data, w.size
+            if states:
+                ptrs["s1"][i] = states[0].ctypes.data
+            if len(states) > 1:
+                ptrs["s2"][i] = states[1].ctypes.data
+        self.t += 1
+        native = _native_config("Optimizer.step", self.config, self.t)
+        s1 = ptrs["s1"] if _STATE[code] else None
+        s2 = ptrs["s2"] if len(_STATE[code]) > 1 else None
+        call(self._kernels.update_many(code, count, ptrs["w"], s1, s2, ptrs["dw"], sizes, ctypes.byref(native)),
+             "Optimizer.step")

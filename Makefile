@@ -5,7 +5,8 @@ SWIFT ?= swift
 .PHONY: help run test build deps deps-dev test-swift test-python demo clean
 
 help:
-	@echo "make run     install what is missing, build, and train a network (the main job)"
+	@echo "make run     install what is missing, build, and train a network on Fashion-MNIST"
+	@echo "make demo    a two-layer net on spiral data through the layer API"
 	@echo "make test    install what is missing, build, and run the Swift and Python tests"
 	@echo "make build   build libswiftnn.so (release) and install the Python package in place"
 	@echo "make clean   remove build products"
@@ -21,6 +22,9 @@ build:
 	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
 
 run: deps build
+	$(PYTHON) -m swiftnn train --out out/train
+
+demo: build
 	$(PYTHON) -m swiftnn.demo
 
 test: deps-dev build test-swift test-python

@@ -35,6 +35,15 @@ def floats(where, **named):
     Returns (kernels, dtype, arrays...) in keyword order; arrays already of that dtype and
     contiguous pass without a copy.
     """
+    # Fast path, the common case: every array already C-contiguous float32 or float64 of one dtype.
+    arrays = tuple(named.values())
+    first = arrays[0]
+    if type(first) is np.ndarray:
+        dt = first.dtype
+        kernels = _native.KERNELS.get(dt)
+        if kernels is not None and all(type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous
+                                       for a in arrays):
+            return (kernels, dt, *arrays)
     items = [(name, a if isinstance(a, np.ndarray) else np.asarray(a)) for name, a in named.items()]
     dt = compute_dtype(where, items)
     out = [np.ascontiguousarray(a, dtype=dt) for _, a in items]

@@ -219,6 +219,63 @@ int32_t snn_net_loss_f64(snn_net *net, double *loss, double *scores, double *con
                          const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,
                          const double *momentum, uint64_t seed);
 
+/* ---- native trainer ---------------------------------------------------------------------
+ * The whole training loop in the library: minibatch sampling (with replacement), the network
+ * plan, one update over all parameters, learning-rate schedule, accuracy checks, best-parameter
+ * snapshot and early stopping. The caller owns params (all parameters, flat, in the plan's
+ * table order), running (mean1, var1, mean2, var2, ... flat; required for batchnorm) and the
+ * data; they must stay valid until the trainer is destroyed or given new data. Randomness, with
+ * s = seed: minibatch row i of step k is floor(u * n_train / 2^64) for
+ * u = SplitMix64(SplitMix64(s)[0])[k*batch_size + i]; dropout uses SplitMix64(SplitMix64(s)[1])[k]
+ * as the plan's seed for step k; the training-accuracy sample of check e takes rows from
+ * SplitMix64(SplitMix64(s)[2])[e*train_samples + i] the same way (all rows when
+ * train_samples >= n_train). */
+#define SNN_SCHEDULE_STEP   0  /* learning rate *= decay at every epoch end */
+#define SNN_SCHEDULE_COSINE 1  /* cosine from the base rate to 0 over total_iterations */
+
+typedef struct snn_trainer snn_trainer;
+
+int32_t snn_trainer_create_f32(snn_trainer **trainer, const int64_t *dims, int64_t num_dims,
+                               int32_t normalization, double keep, int32_t activation, double leak,
+                               float *params, float *running);
+int32_t snn_trainer_create_f64(snn_trainer **trainer, const int64_t *dims, int64_t num_dims,
+                               int32_t normalization, double keep, int32_t activation, double leak,
+                               double *params, double *running);
+/* Safe on NULL; a destroyed or foreign handle gives SNN_E_HANDLE. */
+int32_t snn_trainer_destroy(snn_trainer *trainer);
+/* Resets the optimizer state. The trainer counts Adam's t itself (config.t must be >= 1 for
+ * Adam and is otherwise ignored). */
+int32_t snn_trainer_set_optimizer(snn_trainer *trainer, int32_t rule, const snn_update_config *config,
+                                  double reg);
+/* Linear warm-up over `warmup` steps first (rate * (k+1)/warmup); patience = epochs without a
+ * better validation accuracy before stopping (0 = never). */
+int32_t snn_trainer_set_schedule(snn_trainer *trainer, int32_t kind, double decay, int64_t warmup,
+                                 int64_t total_iterations, int64_t patience);
+/* x_train (n_train, d), x_val (n_val, d); labels checked here. Resets iteration and epoch. */
+int32_t snn_trainer_set_data_f32(snn_trainer *trainer, const float *x_train, const int64_t *y_train,
+                                 int64_t n_train, const float *x_val, const int64_t *y_val,
+                                 int64_t n_val, int64_t d, int64_t batch_size,
+                                 int64_t train_samples, uint64_t seed);
+int32_t snn_trainer_set_data_f64(snn_trainer *trainer, const double *x_train, const int64_t *y_train,
+                                 int64_t n_train, const double *x_val, const int64_t *y_val,
+                                 int64_t n_val, int64_t d, int64_t batch_size,
+                                 int64_t train_samples, uint64_t seed);
+/* Runs up to max_steps steps, returning early when an epoch ends (*epoch_ended = 1) or
+ * training was stopped; losses (max_steps) receives each step's loss, *steps_done the count.
+ * epochs are max(n_train / batch_size, 1) steps. A non-finite loss returns SNN_E_NONFINITE
+ * before that step's update. */
+int32_t snn_trainer_run(snn_trainer *trainer, int64_t max_steps, double *losses, int64_t *steps_done,
+                        int32_t *epoch_ended);
+/* Accuracy on the training sample and on all validation rows; snapshots the parameters when
+ * validation accuracy improves; *stop = 1 once patience is exhausted. Outputs nullable. */
+int32_t snn_trainer_evaluate(snn_trainer *trainer, double *train_acc, double *val_acc,
+                             int32_t *improved, int32_t *stop);
+/* Copies the best snapshot into params and running. */
+int32_t snn_trainer_restore_best(snn_trainer *trainer);
+/* The next step's index and learning rate, and the epochs completed. Outputs nullable. */
+int32_t snn_trainer_state(snn_trainer *trainer, int64_t *iteration, int64_t *epoch,
+                          double *learning_rate);
+
 #ifdef __cplusplus
 }
 #endif

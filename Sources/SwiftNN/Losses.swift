@@ -2,9 +2,9 @@
 
 /// Throws unless every label is in [0, c).
 @inlinable
-public func checkLabels(_ y: UnsafePointer<Int64>, n: Int, c: Int) throws(EngineError) {
+public func checkLabels(_ y: UnsafePointer<Int64>, n: Int, c: Int, name: String = "y") throws(EngineError) {
     for i in 0..<n where y[i] < 0 || y[i] >= Int64(c) {
-        throw EngineError(.badValue, "y[\(i)] = \(y[i]) is not a class index in [0, \(c))")
+        throw EngineError(.badValue, "\(name)[\(i)] = \(y[i]) is not a class index in [0, \(c))")
     }
 }
 

@@ -92,24 +92,30 @@ public func snn_update_many_f64(_ rule: Int32, _ count: Int64, _ w: Table<Double
 
 // MARK: network plans
 
+/// The network shape as the create functions receive it, checked.
+func networkSpec(_ dims: UnsafePointer<Int64>?, _ count: Int64, _ normalization: Int32, _ keep: Double,
+                 _ activation: Int32, _ leak: Double) throws(EngineError) -> NetworkSpec {
+    let dims = try required(dims, "dims")
+    guard count >= 2 && count <= 1 << 20 else {
+        throw EngineError(.badSize, "num_dims = \(count), expected at least 2 (input and classes)")
+    }
+    guard let norm = Normalization(rawValue: normalization) else {
+        throw EngineError(.badValue, "normalization = \(normalization), expected SNN_NORM_NONE (0), SNN_NORM_BATCH (1) or SNN_NORM_LAYER (2)")
+    }
+    guard let act = Activation(rawValue: activation) else {
+        throw EngineError(.badValue, "activation = \(activation), expected SNN_ACT_RELU (0) or SNN_ACT_LEAKY_RELU (1)")
+    }
+    return try NetworkSpec(dims: (0..<Int(count)).map { Int(clamping: dims[$0]) }, normalization: norm,
+                           keep: keep, activation: act, leak: leak)
+}
+
 func netCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ dims: UnsafePointer<Int64>?,
                                  _ count: Int64, _ normalization: Int32, _ keep: Double, _ activation: Int32,
                                  _ leak: Double, _: T.Type) -> Int32 {
     guarded { () throws(EngineError) in
         let out = try required(out, "net")
         out.pointee = nil
-        let dims = try required(dims, "dims")
-        guard count >= 2 && count <= 1 << 20 else {
-            throw EngineError(.badSize, "num_dims = \(count), expected at least 2 (input and classes)")
-        }
-        guard let norm = Normalization(rawValue: normalization) else {
-            throw EngineError(.badValue, "normalization = \(normalization), expected SNN_NORM_NONE (0), SNN_NORM_BATCH (1) or SNN_NORM_LAYER (2)")
-        }
-        guard let act = Activation(rawValue: activation) else {
-            throw EngineError(.badValue, "activation = \(activation), expected SNN_ACT_RELU (0) or SNN_ACT_LEAKY_RELU (1)")
-        }
-        let spec = try NetworkSpec(dims: (0..<Int(count)).map { Int(clamping: dims[$0]) }, normalization: norm,
-                                   keep: keep, activation: act, leak: leak)
+        let spec = try networkSpec(dims, count, normalization, keep, activation, leak)
         out.pointee = handles.register(NetworkPlan<T>(spec))
     }
 }
@@ -130,7 +136,13 @@ public func snn_net_create_f64(_ net: UnsafeMutablePointer<UnsafeMutableRawPoint
 
 @_cdecl("snn_net_destroy")
 public func snn_net_destroy(_ net: UnsafeMutableRawPointer?) -> Int32 {
-    guarded { () throws(EngineError) in try handles.remove(net, "net") }
+    guarded { () throws(EngineError) in
+        guard net != nil else { return }
+        if (try? handles.lookup(net, as: NetworkPlan<Float>.self, "net")) == nil {
+            _ = try handles.lookup(net, as: NetworkPlan<Double>.self, "net")
+        }
+        try handles.remove(net, "net")
+    }
 }
 
 func netLossChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,

@@ -16,7 +16,7 @@ final class HandleRegistry: @unchecked Sendable {
         return handle
     }
 
-    func lookup<O: AnyObject>(_ handle: UnsafeMutableRawPointer?, as _: O.Type, _ what: String) throws(EngineError) -> O {
+    func lookup<O>(_ handle: UnsafeMutableRawPointer?, as _: O.Type, _ what: String) throws(EngineError) -> O {
         guard let handle else { throw EngineError(.badHandle, "\(what) is NULL") }
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         guard let object = live[handle] else {

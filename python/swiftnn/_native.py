@@ -61,8 +61,6 @@ lib.snn_last_error.restype = ctypes.c_char_p
 lib.snn_last_error.argtypes = []
 lib.snn_version.restype = ctypes.c_char_p
 lib.snn_version.argtypes = []
-lib.snn_net_destroy.restype = ctypes.c_int32
-lib.snn_net_destroy.argtypes = [ctypes.c_void_p]
 version = lib.snn_version().decode()
 
 _P = ctypes.c_void_p   # any buffer
@@ -94,6 +92,20 @@ _SIGNATURES = {
     "update_many": (_M, _I, _P, _P, _P, _P, _P, _P),
     "net_create": (_P, _P, _I, _M, _D, _M, _D),
     "net_loss": (_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _D, _P, _P, _S),
+    "trainer_create": (_P, _P, _I, _M, _D, _M, _D, _P, _P),
+    "trainer_set_data": (_P, _P, _P, _I, _P, _P, _I, _I, _I, _I, _S),
+}
+
+# Entry points that work on a handle of either precision.
+_GENERIC = {
+    "net_destroy": (_P,),
+    "trainer_destroy": (_P,),
+    "trainer_set_optimizer": (_P, _M, _P, _D),
+    "trainer_set_schedule": (_P, _M, _D, _I, _I, _I),
+    "trainer_run": (_P, _I, _P, _P, _P),
+    "trainer_evaluate": (_P, _P, _P, _P, _P),
+    "trainer_restore_best": (_P,),
+    "trainer_state": (_P, _P, _P, _P),
 }
 
 MODE_TRAIN = 0
@@ -109,6 +121,11 @@ def _declare(suffix):
         table[name] = fn
     return SimpleNamespace(**table)
 
+
+for _name, _argtypes in _GENERIC.items():
+    _fn = getattr(lib, "snn_" + _name)
+    _fn.argtypes = _argtypes
+    _fn.restype = ctypes.c_int32
 
 f32 = _declare("f32")
 f64 = _declare("f64")

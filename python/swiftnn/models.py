@@ -86,7 +86,7 @@ class _PlannedNet:
 
     def __del__(self):
         plan = getattr(self, "_plan", None)
-        if plan is not None and _native is not None and _native.lib is not None:
+        if plan is not None and _native is not None and getattr(_native, "lib", None) is not None:
             _native.lib.snn_net_destroy(plan)
 
     def _get_plan(self, dt):
@@ -239,8 +239,9 @@ class FullyConnectedNet(_PlannedNet):
         mode = "test" if y is None else "train"
         if self.use_dropout:
             self.dropout_param["mode"] = mode
-        for bn_param in self.bn_params:
-            bn_param["mode"] = mode
+        if self.normalization == "batchnorm":
+            for bn_param in self.bn_params:
+                bn_param["mode"] = mode
         seed = self.dropout_param.get("seed") if self.use_dropout else None
         return self._run(X, y, self.reg, self.bn_params, seed)
 

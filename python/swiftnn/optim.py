@@ -48,17 +48,26 @@ def _state(where, config, name, shape, dt):
 
 
 def _update(where, rule, w, dw, config, in_place=False):
-    k, dt, w_c, dw_c = floats(where, w=w, dw=dw)
+    """One native step of `rule`. Returns (next_w, config); with in_place (the course's sgd)
+    the result is also written into w itself when w is a writeable float array, in w's dtype."""
+    if in_place and isinstance(w, np.ndarray) and w.dtype in _native.KERNELS and w.flags.writeable:
+        k, dt, w_c, dw_c = floats(where, w=w, dw=np.asarray(dw, dtype=w.dtype) if np.asarray(dw).dtype.kind in "biuf" else dw)
+    else:
+        k, dt, w_c, dw_c = floats(where, w=w, dw=dw)
     require_shape(where, "dw", dw_c, w_c.shape, "the shape of w")
-    if w_c.size == 0:
-        return w, config
-    next_w = w_c if (in_place and w_c is w) else (w_c if w_c is not w else w_c.copy())
+    next_w = w_c if w_c is not w or in_place else w_c.copy()
     states = [_state(where, config, name, w_c.shape, dt) for name in _STATE[rule]]
+    if w_c.size == 0:
+        return w if in_place else next_w, config
     s1 = _native.ptr(states[0]) if states else None
     s2 = _native.ptr(states[1]) if len(states) > 1 else None
     native = _native_config(where, config, config.get("t", 1))
     call(k.update(rule, _native.ptr(next_w), s1, s2, _native.ptr(dw_c), next_w.size, ctypes.byref(native)),
          where)
+    if in_place and next_w is not w and isinstance(w, np.ndarray) and w.flags.writeable \
+            and w.dtype in _native.KERNELS:
+        w[...] = next_w
+        return w, config
     return next_w, config
 
 

@@ -223,3 +223,138 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 def rel_error(a, b):
     a, b = _f64(a), _f64(b)
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+# ---------------------------------------------------------------------------------------
+# update rules (the course's formulas); each returns (next_w, new_state) without modifying
+# its arguments, all in float64
+
+def sgd_step(w, dw, lr):
+    return _f64(w) - lr * _f64(dw), {}
+
+
+def momentum_step(w, dw, lr, mu, v):
+    v = mu * _f64(v) - lr * _f64(dw)
+    return _f64(w) + v, {"velocity": v}
+
+
+def nesterov_step(w, dw, lr, mu, v):
+    v_prev = _f64(v)
+    v = mu * v_prev - lr * _f64(dw)
+    return _f64(w) - mu * v_prev + (1.0 + mu) * v, {"velocity": v}
+
+
+def rmsprop_step(w, dw, lr, decay_rate, eps, cache):
+    dw = _f64(dw)
+    cache = decay_rate * _f64(cache) + (1.0 - decay_rate) * dw * dw
+    return _f64(w) - lr * dw / (np.sqrt(cache) + eps), {"cache": cache}
+
+
+def adam_step(w, dw, lr, beta1, beta2, eps, m, v, t):
+    """t is the step count BEFORE this step; it is incremented before use, as the course does."""
+    dw = _f64(dw)
+    t = t + 1
+    m = beta1 * _f64(m) + (1.0 - beta1) * dw
+    v = beta2 * _f64(v) + (1.0 - beta2) * dw * dw
+    mt = m / (1.0 - beta1 ** t)
+    vt = v / (1.0 - beta2 ** t)
+    return _f64(w) - lr * mt / (np.sqrt(vt) + eps), {"m": m, "v": v, "t": t}
+
+
+def adagrad_step(w, dw, lr, eps, cache):
+    dw = _f64(dw)
+    cache = _f64(cache) + dw * dw
+    return _f64(w) - lr * dw / (np.sqrt(cache) + eps), {"cache": cache}
+
+
+# ---------------------------------------------------------------------------------------
+# a whole fully connected network:
+# {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax
+
+def _activation(a, activation, leak):
+    if activation == "relu":
+        return np.where(a > 0, a, 0.0)
+    return np.where(a > 0, a, leak * a)
+
+
+def _activation_backward(dout, a, activation, leak):
+    if activation == "relu":
+        return np.where(a > 0, dout, 0.0)
+    return np.where(a > 0, dout, leak * dout)
+
+
+def fc_net(params, X, y=None, num_layers=2, normalization=None, keep=1.0, seed=0, reg=0.0,
+           bn_params=None, activation="relu", leak=0.01, mask_dtype=np.float64):
+    """The network from the formulas, in float64.
+
+    params: W1, b1, ..., WL, bL (+ gamma_l, beta_l for l < L when normalized).
+    bn_params: one dict per hidden layer with optional eps (1e-5), momentum (0.9) and, for
+    batchnorm, running_mean / running_var (zeros when absent). Nothing passed in is modified.
+    Dropout (train mode, keep < 1): hidden layer l (0-based) uses
+    dropout_mask((N, H), keep, splitmix64(seed, L - 1)[l], mask_dtype).
+
+    y None: test mode, returns scores (N, C). Otherwise train mode, returns
+    (loss, grads, running) where running is a list of (running_mean, running_var) per hidden
+    layer (batchnorm; None entries otherwise) and loss includes 0.5 * reg * sum(W**2).
+    """
+    L = num_layers
+    P = {k: _f64(v) for k, v in params.items()}
+    X = _f64(X)
+    n = X.shape[0]
+    h = X.reshape(n, -1)
+    train = y is not None
+    if not bn_params:
+        bn_params = [{} for _ in range(L - 1)]
+    layer_seeds = splitmix64(seed, L - 1) if (train and keep < 1) else None
+    caches = []
+    running = []
+    for l in range(1, L):
+        W, b = P["W%d" % l], P["b%d" % l]
+        bp = bn_params[l - 1]
+        eps = float(bp.get("eps", 1e-5))
+        mom = float(bp.get("momentum", 0.9))
+        a = h @ W + b
+        z = a
+        stats = None
+        if normalization == "batchnorm":
+            gamma, beta = P["gamma%d" % l], P["beta%d" % l]
+            rm = bp.get("running_mean")
+            rv = bp.get("running_var")
+            rm = np.zeros(a.shape[1]) if rm is None else _f64(rm)
+            rv = np.zeros(a.shape[1]) if rv is None else _f64(rv)
+            if train:
+                z, _, _, new_m, new_v = batchnorm_forward_train(a, gamma, beta, eps, mom, rm, rv)
+                stats = (new_m, new_v)
+            else:
+                z = batchnorm_forward_test(a, gamma, beta, eps, rm, rv)
+        elif normalization == "layernorm":
+            z = layernorm_forward(a, P["gamma%d" % l], P["beta%d" % l], eps)
+        running.append(stats)
+        r = _activation(z, activation, leak)
+        mask = None
+        if layer_seeds is not None:
+            mask = dropout_mask(r.shape, keep, int(layer_seeds[l - 1]), mask_dtype)
+            r = r * _f64(mask)
+        caches.append((h, a, z, mask, eps))
+        h = r
+    scores = h @ P["W%d" % L] + P["b%d" % L]
+    if not train:
+        return scores
+    loss, dscores = softmax_loss(scores, y)
+    loss += 0.5 * reg * sum(float(np.sum(P["W%d" % l] ** 2)) for l in range(1, L + 1))
+    grads = {}
+    dh, grads["W%d" % L], grads["b%d" % L] = affine_backward(dscores, h, P["W%d" % L])
+    for l in range(L - 1, 0, -1):
+        h_in, a, z, mask, eps = caches[l - 1]
+        if mask is not None:
+            dh = dh * _f64(mask)
+        dz = _activation_backward(dh, z, activation, leak)
+        da = dz
+        if normalization == "batchnorm":
+            da, grads["gamma%d" % l], grads["beta%d" % l] = batchnorm_backward(dz, a, P["gamma%d" % l], eps)
+        elif normalization == "layernorm":
+            da, grads["gamma%d" % l], grads["beta%d" % l] = layernorm_backward(dz, a, P["gamma%d" % l], eps)
+        dh, grads["W%d" % l], grads["b%d" % l] = affine_backward(da, h_in, P["W%d" % l])
+    for l in range(1, L + 1):
+        grads["W%d" % l] = grads["W%d" % l] + reg * P["W%d" % l]
+    return loss, grads, running

@@ -1,0 +1,210 @@
+// Exports of the native trainer. Functions without a precision suffix work on a trainer of
+// either precision; the handle knows which it is.
+import Glibc
+import SwiftNN
+
+/// A trainer of either precision. The precision-free exports switch on it, so every call
+/// reaches a trainer specialized for Float or Double, never a generic one.
+final class TrainerHandle {
+    enum Precision {
+        case f32(Trainer<Float>)
+        case f64(Trainer<Double>)
+    }
+    let trainer: Precision
+    init(_ trainer: Precision) { self.trainer = trainer }
+
+    func configure(rule: UpdateRule, _ hyper: UpdateHyperparameters, reg: Double) {
+        switch trainer {
+        case .f32(let t): t.setOptimizer(rule, hyper, reg: reg)
+        case .f64(let t): t.setOptimizer(rule, hyper, reg: reg)
+        }
+    }
+
+    func configure(schedule: Schedule, decay: Double, warmup: Int, totalIterations: Int, patience: Int) {
+        switch trainer {
+        case .f32(let t): t.setSchedule(schedule, decay: decay, warmup: warmup, totalIterations: totalIterations, patience: patience)
+        case .f64(let t): t.setSchedule(schedule, decay: decay, warmup: warmup, totalIterations: totalIterations, patience: patience)
+        }
+    }
+
+    func step(maxSteps: Int, losses: UnsafeMutablePointer<Double>?) throws(EngineError) -> (steps: Int, epochEnded: Bool) {
+        switch trainer {
+        case .f32(let t): return try t.run(maxSteps: maxSteps, losses: losses)
+        case .f64(let t): return try t.run(maxSteps: maxSteps, losses: losses)
+        }
+    }
+
+    func check() throws(EngineError) -> (train: Double, validation: Double, improved: Bool) {
+        switch trainer {
+        case .f32(let t): return try t.evaluate()
+        case .f64(let t): return try t.evaluate()
+        }
+    }
+
+    func restore() {
+        switch trainer {
+        case .f32(let t): t.restoreBest()
+        case .f64(let t): t.restoreBest()
+        }
+    }
+
+    var progress: (iteration: Int, epoch: Int, learningRate: Double, stopped: Bool) {
+        switch trainer {
+        case .f32(let t): return (t.iteration, t.epoch, t.learningRate, t.stopped)
+        case .f64(let t): return (t.iteration, t.epoch, t.learningRate, t.stopped)
+        }
+    }
+}
+
+func trainerCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ dims: UnsafePointer<Int64>?,
+                                     _ count: Int64, _ normalization: Int32, _ keep: Double, _ activation: Int32,
+                                     _ leak: Double, _ params: Out<T>, _ running: Out<T>) -> Int32 {
+    guarded { () throws(EngineError) in
+        let out = try required(out, "trainer")
+        out.pointee = nil
+        let spec = try networkSpec(dims, count, normalization, keep, activation, leak)
+        let trainer = try Trainer<T>(spec: spec, params: try required(params, "params"), running: running)
+        if let t = trainer as? Trainer<Float> {
+            out.pointee = handles.register(TrainerHandle(.f32(t)))
+        } else if let t = trainer as? Trainer<Double> {
+            out.pointee = handles.register(TrainerHandle(.f64(t)))
+        }
+    }
+}
+
+@_cdecl("snn_trainer_create_f32")
+public func snn_trainer_create_f32(_ trainer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                   _ dims: UnsafePointer<Int64>?, _ count: Int64, _ normalization: Int32,
+                                   _ keep: Double, _ activation: Int32, _ leak: Double,
+                                   _ params: Out<Float>, _ running: Out<Float>) -> Int32 {
+    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running)
+}
+
+@_cdecl("snn_trainer_create_f64")
+public func snn_trainer_create_f64(_ trainer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                   _ dims: UnsafePointer<Int64>?, _ count: Int64, _ normalization: Int32,
+                                   _ keep: Double, _ activation: Int32, _ leak: Double,
+                                   _ params: Out<Double>, _ running: Out<Double>) -> Int32 {
+    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running)
+}
+
+@_cdecl("snn_trainer_destroy")
+public func snn_trainer_destroy(_ trainer: UnsafeMutableRawPointer?) -> Int32 {
+    guarded { () throws(EngineError) in
+        guard trainer != nil else { return }
+        _ = try anyTrainer(trainer)
+        try handles.remove(trainer, "trainer")
+    }
+}
+
+func anyTrainer(_ handle: UnsafeMutableRawPointer?) throws(EngineError) -> TrainerHandle {
+    try handles.lookup(handle, as: TrainerHandle.self, "trainer")
+}
+
+@_cdecl("snn_trainer_set_optimizer")
+public func snn_trainer_set_optimizer(_ trainer: UnsafeMutableRawPointer?, _ rule: Int32, _ config: UnsafeRawPointer?,
+                                      _ reg: Double) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(trainer)
+        let rule = try updateRule(rule)
+        let h = try hyperparameters(config, rule: rule)
+        t.configure(rule: rule, h, reg: try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude))
+    }
+}
+
+@_cdecl("snn_trainer_set_schedule")
+public func snn_trainer_set_schedule(_ trainer: UnsafeMutableRawPointer?, _ kind: Int32, _ decay: Double,
+                                     _ warmup: Int64, _ totalIterations: Int64, _ patience: Int64) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(trainer)
+        guard let schedule = Schedule(rawValue: kind) else {
+            throw EngineError(.badValue, "kind = \(kind), expected SNN_SCHEDULE_STEP (0) or SNN_SCHEDULE_COSINE (1)")
+        }
+        let decay = try hyperparameter(decay, "decay", low: 0, high: .greatestFiniteMagnitude)
+        guard warmup >= 0 else { throw EngineError(.badValue, "warmup = \(warmup), expected >= 0") }
+        guard totalIterations >= 0 else { throw EngineError(.badValue, "total_iterations = \(totalIterations), expected >= 0") }
+        guard patience >= 0 else { throw EngineError(.badValue, "patience = \(patience), expected >= 0 (0 = none)") }
+        t.configure(schedule: schedule, decay: decay, warmup: Int(warmup), totalIterations: Int(totalIterations),
+                    patience: Int(patience))
+    }
+}
+
+func trainerSetDataChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<T>, _ yTrain: UnsafePointer<Int64>?,
+                                      _ nTrain: Int64, _ xVal: In<T>, _ yVal: UnsafePointer<Int64>?, _ nVal: Int64,
+                                      _ d: Int64, _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    guarded { () throws(EngineError) in
+        let handle = try anyTrainer(trainer)
+        let t: Trainer<T>
+        switch handle.trainer {
+        case .f32(let f) where T.self == Float.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        case .f64(let f) where T.self == Double.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        default: throw EngineError(.badHandle, "trainer was created for the other precision")
+        }
+        let nTrain = try size(nTrain, "n_train"), nVal = try size(nVal, "n_val"), d = try size(d, "d", blas: true)
+        let batch = try size(batch, "batch_size", blas: true), samples = try size(trainSamples, "train_samples")
+        _ = try elements(nTrain, d, "x_train"); _ = try elements(nVal, d, "x_val"); _ = try elements(batch, d, "the minibatch")
+        try t.setData(xTrain: try required(xTrain, "x_train"), yTrain: try required(yTrain, "y_train"), nTrain: nTrain,
+                      xVal: try required(xVal, "x_val"), yVal: try required(yVal, "y_val"), nVal: nVal, d: d,
+                      batch: batch, trainSamples: samples, seed: seed)
+    }
+}
+
+@_cdecl("snn_trainer_set_data_f32")
+public func snn_trainer_set_data_f32(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<Float>,
+                                     _ yTrain: UnsafePointer<Int64>?, _ nTrain: Int64, _ xVal: In<Float>,
+                                     _ yVal: UnsafePointer<Int64>?, _ nVal: Int64, _ d: Int64, _ batch: Int64,
+                                     _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    trainerSetDataChecked(trainer, xTrain, yTrain, nTrain, xVal, yVal, nVal, d, batch, trainSamples, seed)
+}
+
+@_cdecl("snn_trainer_set_data_f64")
+public func snn_trainer_set_data_f64(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<Double>,
+                                     _ yTrain: UnsafePointer<Int64>?, _ nTrain: Int64, _ xVal: In<Double>,
+                                     _ yVal: UnsafePointer<Int64>?, _ nVal: Int64, _ d: Int64, _ batch: Int64,
+                                     _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    trainerSetDataChecked(trainer, xTrain, yTrain, nTrain, xVal, yVal, nVal, d, batch, trainSamples, seed)
+}
+
+@_cdecl("snn_trainer_run")
+public func snn_trainer_run(_ trainer: UnsafeMutableRawPointer?, _ maxSteps: Int64, _ losses: UnsafeMutablePointer<Double>?,
+                            _ stepsDone: UnsafeMutablePointer<Int64>?, _ epochEnded: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(trainer)
+        let maxSteps = try size(maxSteps, "max_steps")
+        let losses = try required(losses, "losses")
+        stepsDone?.pointee = 0
+        let (steps, ended) = try t.step(maxSteps: maxSteps, losses: losses)
+        stepsDone?.pointee = Int64(steps)
+        epochEnded?.pointee = ended ? 1 : 0
+    }
+}
+
+@_cdecl("snn_trainer_evaluate")
+public func snn_trainer_evaluate(_ trainer: UnsafeMutableRawPointer?, _ trainAcc: UnsafeMutablePointer<Double>?,
+                                 _ valAcc: UnsafeMutablePointer<Double>?, _ improved: UnsafeMutablePointer<Int32>?,
+                                 _ stop: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(trainer)
+        let result = try t.check()
+        trainAcc?.pointee = result.train
+        valAcc?.pointee = result.validation
+        improved?.pointee = result.improved ? 1 : 0
+        stop?.pointee = t.progress.stopped ? 1 : 0
+    }
+}
+
+@_cdecl("snn_trainer_restore_best")
+public func snn_trainer_restore_best(_ trainer: UnsafeMutableRawPointer?) -> Int32 {
+    guarded { () throws(EngineError) in try anyTrainer(trainer).restore() }
+}
+
+@_cdecl("snn_trainer_state")
+public func snn_trainer_state(_ trainer: UnsafeMutableRawPointer?, _ iteration: UnsafeMutablePointer<Int64>?,
+                              _ epoch: UnsafeMutablePointer<Int64>?, _ learningRate: UnsafeMutablePointer<Double>?) -> Int32 {
+    guarded { () throws(EngineError) in
+        let p = try anyTrainer(trainer).progress
+        iteration?.pointee = Int64(p.iteration)
+        epoch?.pointee = Int64(p.epoch)
+        learningRate?.pointee = p.learningRate
+    }
+}

@@ -1,0 +1,255 @@
+"""The native training loop behind a Solver-like interface.
+
+``Trainer(model, data, **kwargs)`` takes the course Solver's keyword arguments and trains a
+``FullyConnectedNet`` or ``TwoLayerNet`` with sampling, forward/backward, the update, the
+schedule, accuracy checks, best-parameter snapshot and early stopping all in the Swift
+library. Python crosses into the library once per chunk of steps (for the progress bar) and
+once per epoch. Parameters, gradients and optimizer state live in one flat buffer each;
+``model.params`` are views into the parameter buffer, so they are always current.
+
+Same seed, same machine and thread count: bit-identical histories.
+"""
+import ctypes
+import time
+
+import numpy as np
+
+from . import _native
+from ._arrays import call, labels
+from ._native import SwiftNNError
+from .models import _ACTIVATIONS, _NORMS, NeuralNetTwoLayerNet, _PlannedNet
+from .optim import RULES, _native_config
+from .solver import DivergenceError
+
+__all__ = ["Trainer"]
+
+_DEFAULT_LR = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2, "adam": 1e-3, "adagrad": 1e-2}
+
+
+class Trainer:
+    """Trains a model in the native loop; a drop-in for the Solver's common use.
+
+    Keyword arguments (course Solver's): update_rule ('sgd', 'sgd_momentum', 'nesterov',
+    'rmsprop', 'adam', 'adagrad'), optim_config, lr_decay, batch_size, num_epochs,
+    num_train_samples, num_val_samples, print_every, verbose. Ours: seed (0), lr_schedule
+    (None/'step' or 'cosine'), warmup_iters (0), early_stopping_patience (None),
+    progress (True: a tqdm bar, notebook-aware), steps_per_call (progress granularity).
+
+    After ``train()``: loss_history, train_acc_history, val_acc_history, best_val_acc,
+    best_params (copies), and model.params holding the best parameters (as the Solver does).
+    Ctrl-C stops after the current chunk of steps and keeps the best parameters so far.
+    """
+
+    def __init__(self, model, data, **kwargs):
+        if not isinstance(model, _PlannedNet) or isinstance(model, NeuralNetTwoLayerNet):
+            raise TypeError("Trainer: model must be a swiftnn FullyConnectedNet or TwoLayerNet, got %s"
+                            % type(model).__name__)
+        self.model = model
+        self.update_rule = kwargs.pop("update_rule", "sgd")
+        self.optim_config = dict(kwargs.pop("optim_config", {}))
+        self.lr_decay = float(kwargs.pop("lr_decay", 1.0))
+        self.batch_size = int(kwargs.pop("batch_size", 100))
+        self.num_epochs = int(kwargs.pop("num_epochs", 10))
+        self.num_train_samples = int(kwargs.pop("num_train_samples", 1000))
+        self.num_val_samples = kwargs.pop("num_val_samples", None)
+        self.print_every = kwargs.pop("print_every", 10)
+        self.verbose = kwargs.pop("verbose", True)
+        self.seed = int(kwargs.pop("seed", 0))
+        self.lr_schedule = kwargs.pop("lr_schedule", None)
+        self.warmup_iters = int(kwargs.pop("warmup_iters", 0))
+        self.early_stopping_patience = kwargs.pop("early_stopping_patience", None)
+        self.progress = kwargs.pop("progress", True)
+        self.steps_per_call = kwargs.pop("steps_per_call", None)
+        if kwargs:
+            raise ValueError("Unrecognized arguments %s" % ", ".join('"%s"' % k for k in kwargs))
+        if self.update_rule not in RULES:
+            raise ValueError('Invalid update_rule "%s"; expected one of %s' % (self.update_rule, ", ".join(RULES)))
+        if self.lr_schedule not in (None, "step", "cosine"):
+            raise ValueError('Invalid lr_schedule "%s"; expected None, "step" or "cosine"' % (self.lr_schedule,))
+        if self.batch_size < 1 or self.num_epochs < 1 or self.num_train_samples < 1:
+            raise ValueError("batch_size, num_epochs and num_train_samples must be >= 1")
+        patience = self.early_stopping_patience
+        if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+            raise ValueError("early_stopping_patience must be None or an integer >= 1, got %r" % (patience,))
+
+        self.dtype = model._compute_dtype()
+        self._kernels = _native.KERNELS[self.dtype]
+        self._bind_data(data)
+        self._bind_model()
+        self._reset()
+
+    # ------------------------------------------------------------------------------------
+    def _bind_data(self, data):
+        d = self.model._dims[0]
+
+        def rows(name, X):
+            X = np.asarray(X)
+            if X.dtype.kind not in "biuf":
+                raise TypeError("Trainer: %s has dtype %s; expected real numbers" % (name, X.dtype))
+            if X.ndim < 1 or X.shape[0] == 0:
+                raise ValueError("Trainer: %s is empty" % name)
+            X = np.ascontiguousarray(X, dtype=self.dtype).reshape(X.shape[0], -1)
+            if X.shape[1] != d:
+                raise ValueError("Trainer: %s has %d features per example but the model takes input_dim = %d"
+                                 % (name, X.shape[1], d))
+            return X
+
+        self.X_train = rows("X_train", data["X_train"])
+        self.y_train = labels("Trainer", data["y_train"], len(self.X_train), self.model._dims[-1])
+        self.X_val = rows("X_val", data["X_val"])
+        self.y_val = labels("Trainer", data["y_val"], len(self.X_val), self.model._dims[-1])
+        if self.num_val_samples is not None and self.num_val_samples < len(self.X_val):
+            keep = np.random.RandomState(self.seed).choice(len(self.X_val), self.num_val_samples, replace=False)
+            self.X_val, self.y_val = self.X_val[keep], self.y_val[keep]
+
+    def _bind_model(self):
+        model, dt = self.model, self.dtype
+        names, shapes = model._names, model._shapes
+        sizes = [int(np.prod(s)) for s in shapes]
+        self._flat = np.empty(sum(sizes), dt)
+        at = 0
+        for name, shape, size in zip(names, shapes, sizes):
+            value = np.asarray(model.params[name])
+            if value.shape != shape:
+                raise ValueError("Trainer: params[%r] has shape %s, expected %s" % (name, value.shape, shape))
+            self._flat[at:at + size] = value.ravel()
+            model.params[name] = self._flat[at:at + size].reshape(shape)
+            at += size
+        self._running = None
+        if model._norm == "batchnorm":
+            hidden = model._dims[1:-1]
+            self._running = np.zeros(2 * sum(hidden), dt)
+            at = 0
+            for l, h in enumerate(hidden):
+                p = model.bn_params[l]
+                for key in ("running_mean", "running_var"):
+                    if p.get(key) is not None:
+                        self._running[at:at + h] = np.asarray(p[key]).ravel()
+                    p[key] = self._running[at:at + h]
+                    at += h
+        handle = ctypes.c_void_p()
+        dims = (ctypes.c_int64 * len(model._dims))(*model._dims)
+        call(self._kernels.trainer_create(ctypes.byref(handle), dims, len(model._dims), _NORMS[model._norm],
+                                          float(model._keep), _ACTIVATIONS[model._activation], float(model._leak),
+                                          self._flat.ctypes.data,
+                                          None if self._running is None else self._running.ctypes.data),
+             "Trainer")
+        self._handle = handle
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and _native.lib is not None:
+            _native.lib.snn_trainer_destroy(handle)
+            self._handle = None
+
+    def _reset(self):
+        self.epoch = 0
+        self.best_val_acc = 0.0
+        self.best_params = {}
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.stopped_early = False
+        self.interrupted = False
+
+    # ------------------------------------------------------------------------------------
+    def _configure(self, total):
+        lib = _native.lib
+        config = dict(self.optim_config)
+        config.setdefault("learning_rate", _DEFAULT_LR[self.update_rule])
+        native = _native_config("Trainer", config, 1)
+        call(lib.snn_trainer_set_optimizer(self._handle, RULES[self.update_rule], ctypes.byref(native),
+                                           float(self.model.reg)), "Trainer")
+        kind = 1 if self.lr_schedule == "cosine" else 0
+        call(lib.snn_trainer_set_schedule(self._handle, kind, self.lr_decay if kind == 0 else 1.0,
+                                          self.warmup_iters, total, self.early_stopping_patience or 0), "Trainer")
+        call(self._kernels.trainer_set_data(self._handle, self.X_train.ctypes.data, self.y_train.ctypes.data,
+                                            len(self.X_train), self.X_val.ctypes.data, self.y_val.ctypes.data,
+                                            len(self.X_val), self.X_train.shape[1], self.batch_size,
+                                            self.num_train_samples, self.seed & 0xFFFFFFFFFFFFFFFF), "Trainer")
+
+    def _check(self):
+        train_acc, val_acc = ctypes.c_double(), ctypes.c_double()
+        stop = ctypes.c_int32()
+        call(_native.lib.snn_trainer_evaluate(self._handle, ctypes.byref(train_acc), ctypes.byref(val_acc), None,
+                                              ctypes.byref(stop)), "Trainer")
+        self.train_acc_history.append(train_acc.value)
+        self.val_acc_history.append(val_acc.value)
+        self.best_val_acc = max(self.best_val_acc, val_acc.value)
+        return bool(stop.value)
+
+    def _open_bar(self, total):
+        if not self.progress:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, unit="step", desc="train", dynamic_ncols=True, leave=True)
+
+    def train(self):
+        """Runs num_epochs epochs (or until early stopping or Ctrl-C); returns self."""
+        per_epoch = max(len(self.X_train) // self.batch_size, 1)
+        total = self.num_epochs * per_epoch
+        self._configure(total)
+        chunk = int(self.steps_per_call or max(1, min(per_epoch, 25)))
+        losses = np.empty(chunk)
+        done, ended = ctypes.c_int64(), ctypes.c_int32()
+        bar = self._open_bar(total)
+        say = (bar.write if bar is not None else print) if self.verbose else (lambda *_: None)
+        start = time.perf_counter()
+        self._check()
+        say("(Epoch %d / %d) train acc: %f; val_acc: %f"
+            % (0, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
+        iteration = 0
+        try:
+            while iteration < total:
+                steps = min(chunk, total - iteration)
+                status = _native.lib.snn_trainer_run(self._handle, steps, losses.ctypes.data, ctypes.byref(done),
+                                                     ctypes.byref(ended))
+                self.loss_history.extend(losses[:done.value].tolist())
+                iteration += done.value
+                if status:
+                    message = _native.lib.snn_last_error().decode(errors="replace")
+                    if status == -5:
+                        raise DivergenceError(iteration + 1, cause=message)
+                    raise SwiftNNError("Trainer.train: %s" % message, status)
+                if bar is not None:
+                    bar.update(done.value)
+                    bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
+                                    loss="%.4f" % self.loss_history[-1],
+                                    val_acc="%.3f" % self.val_acc_history[-1], refresh=False)
+                if ended.value:
+                    self.epoch += 1
+                    stop = self._check()
+                    say("(Epoch %d / %d) train acc: %f; val_acc: %f"
+                        % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
+                    if stop:
+                        self.stopped_early = True
+                        say("Stopping early: validation accuracy has not improved for %d epochs"
+                            % self.early_stopping_patience)
+                        break
+        except KeyboardInterrupt:
+            self.interrupted = True
+            say("Interrupted at iteration %d: keeping the best parameters so far" % iteration)
+        finally:
+            if bar is not None:
+                bar.close()
+        self.train_seconds = time.perf_counter() - start
+        call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
+        self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        return self
+
+    @property
+    def params(self):
+        return self.model.params
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=1000):
+        """Accuracy of the model on (X, y), computed in test mode."""
+        n = X.shape[0]
+        if num_samples is not None and n > num_samples:
+            mask = np.random.choice(n, num_samples)
+            X, y = X[mask], y[mask]
+            n = num_samples
+        preds = [np.argmax(self.model.loss(X[i:i + batch_size]), axis=1) for i in range(0, n, batch_size)]
+        return float(np.mean(np.hstack(preds) == y))

@@ -198,13 +198,11 @@ class Trainer:
         bar = self._open_bar(total)
         say = (bar.write if bar is not None else print) if self.verbose else (lambda *_: None)
         start = time.perf_counter()
-        self._check()
-        say("(Epoch %d / %d) train acc: %f; val_acc: %f"
-            % (0, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
         iteration = 0
         try:
             while iteration < total:
-                steps = min(chunk, total - iteration)
+                # As the course Solver: the first check comes after the first step.
+                steps = 1 if iteration == 0 else min(chunk, total - iteration)
                 status = _native.lib.snn_trainer_run(self._handle, steps, losses.ctypes.data, ctypes.byref(done),
                                                      ctypes.byref(ended))
                 self.loss_history.extend(losses[:done.value].tolist())
@@ -219,8 +217,8 @@ class Trainer:
                     bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
                                     loss="%.4f" % self.loss_history[-1],
                                     val_acc="%.3f" % self.val_acc_history[-1], refresh=False)
-                if ended.value:
-                    self.epoch += 1
+                if ended.value or iteration == 1:
+                    self.epoch += ended.value
                     stop = self._check()
                     say("(Epoch %d / %d) train acc: %f; val_acc: %f"
                         % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))

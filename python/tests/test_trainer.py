@@ -1,0 +1,199 @@
+"""The native trainer against the course Solver on the same minibatches, its determinism,
+schedules, early stopping, and misuse of its handle."""
+import ctypes
+
+import numpy as np
+import pytest
+
+import swiftnn
+from swiftnn import Trainer, _native
+from swiftnn.models import FullyConnectedNet, TwoLayerNet
+from swiftnn.solver import DivergenceError, Solver
+
+from reference import splitmix64, splitmix64_scalar
+
+
+def blobs(n=300, d=20, c=5, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((c, d)) * 2
+    y = rng.integers(0, c, n)
+    X = centers[y] + rng.standard_normal((n, d))
+    return {"X_train": X[: n - 60], "y_train": y[: n - 60], "X_val": X[n - 60:], "y_val": y[n - 60:]}
+
+
+def trainer_rows(seed, step, batch, n):
+    """The documented minibatch of a step: floor(u * n / 2**64) for the SplitMix64 stream."""
+    stream = splitmix64_scalar(seed, 0)
+    u = splitmix64(stream, (step + 1) * batch)[step * batch:]
+    return np.array([(int(v) * n) >> 64 for v in u])
+
+
+def make_model(dtype=np.float64, normalization="batchnorm", keep=0.7, seed=3):
+    np.random.seed(seed)
+    return FullyConnectedNet([16, 12], input_dim=20, num_classes=5, normalization=normalization,
+                             dropout_keep_ratio=keep, reg=0.01, weight_scale=0.1, dtype=dtype, seed=0)
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+@pytest.mark.parametrize("rule", ["sgd_momentum", "adam", "rmsprop"])
+def test_native_trainer_matches_the_course_solver_on_the_same_minibatches(monkeypatch, normalization, rule):
+    data = blobs()
+    seed, batch, epochs = 11, 24, 3
+    config = {"learning_rate": 1e-2}
+    native_model = make_model(normalization=normalization)
+    solver_model = make_model(normalization=normalization)
+    for name in native_model.params:
+        np.testing.assert_array_equal(native_model.params[name], solver_model.params[name])
+
+    trainer = Trainer(native_model, data, update_rule=rule, optim_config=dict(config), lr_decay=0.9,
+                      batch_size=batch, num_epochs=epochs, seed=seed, num_train_samples=10**6,
+                      progress=False, verbose=False)
+    trainer.train()
+
+    # Drive the course Solver with the trainer's documented minibatch and dropout sequences.
+    n = len(data["X_train"])
+    dropout_stream = splitmix64_scalar(seed, 1)
+    step = {"k": 0}
+
+    def choice(num, size):
+        assert (num, size) == (n, batch)
+        k = step["k"]
+        solver_model.dropout_param["seed"] = splitmix64_scalar(dropout_stream, k)
+        step["k"] += 1
+        return trainer_rows(seed, k, batch, n)
+
+    monkeypatch.setattr(np.random, "choice", choice)
+    solver = Solver(solver_model, data, update_rule=rule, optim_config=dict(config), lr_decay=0.9,
+                    batch_size=batch, num_epochs=epochs, num_train_samples=10**6, verbose=False)
+    solver.train()
+
+    np.testing.assert_allclose(trainer.loss_history, solver.loss_history, rtol=1e-10, atol=0)
+    assert trainer.val_acc_history == solver.val_acc_history
+    for name in solver_model.params:
+        np.testing.assert_allclose(trainer.best_params[name], solver.best_params[name], rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_same_seed_gives_bit_identical_histories():
+    runs = []
+    for _ in range(2):
+        model = make_model(dtype=np.float32)
+        t = Trainer(model, blobs(), update_rule="adam", batch_size=32, num_epochs=3, seed=5, progress=False,
+                    verbose=False).train()
+        runs.append((t.loss_history, t.train_acc_history, t.val_acc_history,
+                     {k: v.copy() for k, v in model.params.items()}))
+    assert runs[0][:3] == runs[1][:3]
+    for name in runs[0][3]:
+        assert np.array_equal(runs[0][3][name], runs[1][3][name])
+    model = make_model(dtype=np.float32)
+    other = Trainer(model, blobs(), update_rule="adam", batch_size=32, num_epochs=3, seed=6, progress=False,
+                    verbose=False).train()
+    assert other.loss_history != runs[0][0]
+
+
+def test_model_params_are_views_and_end_as_the_best_parameters():
+    model = make_model()
+    t = Trainer(model, blobs(), update_rule="adam", batch_size=32, num_epochs=4, progress=False, verbose=False)
+    t.train()
+    assert t.best_val_acc == max(t.val_acc_history)
+    for name, value in t.best_params.items():
+        np.testing.assert_array_equal(model.params[name], value)
+    # The restored model scores the validation set as well as the best check did.
+    data = blobs()
+    assert t.check_accuracy(data["X_val"], data["y_val"]) == pytest.approx(t.best_val_acc)
+
+
+def test_training_learns_the_blobs():
+    model = make_model(normalization=None, keep=1.0)
+    t = Trainer(model, blobs(), update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=32,
+                num_epochs=8, progress=False, verbose=False).train()
+    assert t.best_val_acc > 0.9
+
+
+def lr_at(trainer):
+    it, ep, lr = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
+    assert _native.lib.snn_trainer_state(trainer._handle, ctypes.byref(it), ctypes.byref(ep), ctypes.byref(lr)) == 0
+    return it.value, ep.value, lr.value
+
+
+def test_step_decay_multiplies_the_rate_once_per_epoch():
+    t = Trainer(make_model(), blobs(), update_rule="sgd", optim_config={"learning_rate": 0.1}, lr_decay=0.5,
+                batch_size=40, num_epochs=3, progress=False, verbose=False).train()
+    it, ep, lr = lr_at(t)
+    assert (it, ep) == (18, 3) and lr == pytest.approx(0.1 * 0.5 ** 3)
+
+
+def test_cosine_schedule_with_warmup_follows_the_documented_formula():
+    t = Trainer(make_model(), blobs(), update_rule="sgd", optim_config={"learning_rate": 0.1},
+                lr_schedule="cosine", warmup_iters=4, batch_size=40, num_epochs=2, steps_per_call=1,
+                progress=False, verbose=False)
+    t._configure(12)
+    seen = []
+    losses, done, ended = np.empty(1), ctypes.c_int64(), ctypes.c_int32()
+    for _ in range(12):
+        seen.append(lr_at(t)[2])
+        assert _native.lib.snn_trainer_run(t._handle, 1, losses.ctypes.data, ctypes.byref(done),
+                                           ctypes.byref(ended)) == 0
+    expected = [0.1 * (k + 1) / 4 for k in range(4)] + \
+        [0.1 * 0.5 * (1 + np.cos(np.pi * (k - 4) / 8)) for k in range(4, 12)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-12)
+
+
+def test_early_stopping_stops_when_validation_accuracy_stalls(capsys):
+    # With a zero learning rate and no running statistics, nothing can improve.
+    t = Trainer(make_model(normalization=None, keep=1.0), blobs(), update_rule="sgd",
+                optim_config={"learning_rate": 0.0}, batch_size=40, num_epochs=10, early_stopping_patience=2,
+                progress=False, verbose=True).train()
+    assert t.stopped_early
+    assert len(t.val_acc_history) == 3  # the first check, then two without improvement
+    assert "Stopping early" in capsys.readouterr().out
+
+
+def test_divergence_raises_with_the_iteration_and_keeps_parameters_finite():
+    model = make_model(normalization=None, keep=1.0)
+    t = Trainer(model, blobs(), update_rule="sgd", optim_config={"learning_rate": 1e12}, batch_size=40,
+                num_epochs=5, progress=False, verbose=False)
+    with pytest.raises(DivergenceError, match=r"iteration \d+"):
+        t.train()
+
+
+def test_bad_arguments_are_refused_with_clear_messages():
+    data = blobs()
+    with pytest.raises(ValueError, match="Unrecognized"):
+        Trainer(make_model(), data, bogus=1)
+    with pytest.raises(ValueError, match="update_rule"):
+        Trainer(make_model(), data, update_rule="lbfgs")
+    bad = dict(data, X_train=np.zeros((10, 7)))
+    with pytest.raises(ValueError, match="input_dim"):
+        Trainer(make_model(), bad)
+    with pytest.raises(ValueError, match="y"):
+        Trainer(make_model(), dict(data, y_val=np.full(60, 9)), progress=False).train()
+    with pytest.raises(TypeError):
+        Trainer(object(), data)
+
+
+def test_handle_misuse_returns_errors_not_crashes():
+    lib = _native.lib
+    t = Trainer(make_model(), blobs(), progress=False, verbose=False)
+    handle = t._handle
+    assert lib.snn_trainer_destroy(handle) == 0
+    t._handle = None
+    assert lib.snn_trainer_destroy(handle) == -7
+    assert "not a live handle" in lib.snn_last_error().decode()
+    losses, done, ended = np.empty(4), ctypes.c_int64(), ctypes.c_int32()
+    assert lib.snn_trainer_run(handle, 4, losses.ctypes.data, ctypes.byref(done), ctypes.byref(ended)) == -7
+    assert lib.snn_trainer_destroy(None) == 0
+    foreign = ctypes.c_void_p(losses.ctypes.data)
+    assert lib.snn_trainer_evaluate(foreign, None, None, None, None) == -7
+    # A network plan is not a trainer.
+    model = make_model()
+    model.loss(blobs()["X_train"][:4], np.zeros(4, dtype=np.int64))
+    assert lib.snn_trainer_run(model._plan, 4, losses.ctypes.data, ctypes.byref(done), ctypes.byref(ended)) == -7
+
+
+def test_two_layer_net_and_package_level_solver_alias():
+    np.random.seed(0)
+    model = TwoLayerNet(input_dim=20, hidden_dim=30, num_classes=5, weight_scale=0.1)
+    t = swiftnn.Solver(model, blobs(), update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=32,
+                       num_epochs=5, progress=False, verbose=False).train()
+    assert t.best_val_acc > 0.9

@@ -69,13 +69,27 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
     case .rmsprop:
         guard let cache = s1 else { return }
         let decay = T(h.decayRate)
-        for i in 0..<count {
+        let tail = count - count % Lanes<T>.scalarCount
+        for i in stride(from: 0, to: tail, by: Lanes<T>.scalarCount) {
+            let g = lanes(dw + i)
+            let c = decay * lanes(cache + i) + (1 - decay) * g * g
+            store(c, cache + i)
+            store(lanes(w + i) - lr * g / (c.squareRoot() + eps), w + i)
+        }
+        for i in tail..<count {
             cache[i] = decay * cache[i] + (1 - decay) * dw[i] * dw[i]
             w[i] -= lr * dw[i] / (cache[i].squareRoot() + eps)
         }
     case .adagrad:
         guard let cache = s1 else { return }
-        for i in 0..<count {
+        let tail = count - count % Lanes<T>.scalarCount
+        for i in stride(from: 0, to: tail, by: Lanes<T>.scalarCount) {
+            let g = lanes(dw + i)
+            let c = lanes(cache + i) + g * g
+            store(c, cache + i)
+            store(lanes(w + i) - lr * g / (c.squareRoot() + eps), w + i)
+        }
+        for i in tail..<count {
             cache[i] += dw[i] * dw[i]
             w[i] -= lr * dw[i] / (cache[i].squareRoot() + eps)
         }
@@ -84,7 +98,16 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
         let b1 = T(h.beta1), b2 = T(h.beta2)
         // Bias corrections in Double: 1 − β^t loses digits in Float for large t.
         let c1 = T(1 / (1 - pow(h.beta1, Double(h.t)))), c2 = T(1 / (1 - pow(h.beta2, Double(h.t))))
-        for i in 0..<count {
+        let tail = count - count % Lanes<T>.scalarCount
+        for i in stride(from: 0, to: tail, by: Lanes<T>.scalarCount) {
+            let g = lanes(dw + i)
+            let mi = b1 * lanes(m + i) + (1 - b1) * g
+            let vi = b2 * lanes(v + i) + (1 - b2) * g * g
+            store(mi, m + i)
+            store(vi, v + i)
+            store(lanes(w + i) - lr * (mi * c1) / ((vi * c2).squareRoot() + eps), w + i)
+        }
+        for i in tail..<count {
             m[i] = b1 * m[i] + (1 - b1) * dw[i]
             v[i] = b2 * v[i] + (1 - b2) * dw[i] * dw[i]
             w[i] -= lr * (m[i] * c1) / ((v[i] * c2).squareRoot() + eps)

@@ -6,7 +6,7 @@ import Glibc
 /// The element types the engine computes in: `Float` is the fast path, `Double` is what
 /// gradient checks use. Everything generic in the engine is `@inlinable` so that callers
 /// in other modules get code specialized for one of these two, never a generic loop.
-public protocol Scalar: BinaryFloatingPoint where RawSignificand: FixedWidthInteger {
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar where RawSignificand: FixedWidthInteger {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     /// A uniform sample in [0, 1) from the high bits of 64 random bits.
@@ -17,6 +17,20 @@ public protocol Scalar: BinaryFloatingPoint where RawSignificand: FixedWidthInte
                      alpha: Self, a: UnsafePointer<Self>, lda: Int,
                      b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+/// Eight lanes at a time for the elementwise loops the auto-vectorizer leaves scalar
+/// (those with a square root and a division, such as the adaptive update rules).
+public typealias Lanes<T: Scalar> = SIMD8<T>
+
+@inlinable @inline(__always)
+func lanes<T: Scalar>(_ p: UnsafePointer<T>) -> Lanes<T> {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes<T>.self)
+}
+
+@inlinable @inline(__always)
+func store<T: Scalar>(_ v: Lanes<T>, _ p: UnsafeMutablePointer<T>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes<T>.self)
 }
 
 @inlinable func cblasTranspose(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }

@@ -197,3 +197,35 @@ def test_two_layer_net_and_package_level_solver_alias():
     t = swiftnn.Solver(model, blobs(), update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=32,
                        num_epochs=5, progress=False, verbose=False).train()
     assert t.best_val_acc > 0.9
+
+
+def test_ctrl_c_stops_after_the_current_chunk_and_keeps_the_best_parameters(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "long_run.py"
+    script.write_text(
+        "import sys, numpy as np\n"
+        "from swiftnn import Trainer\n"
+        "from swiftnn.models import FullyConnectedNet\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.standard_normal((2000, 50)); y = rng.integers(0, 5, 2000)\n"
+        "data = {'X_train': X, 'y_train': y, 'X_val': X[:100], 'y_val': y[:100]}\n"
+        "model = FullyConnectedNet([64, 64], input_dim=50, num_classes=5, dtype=np.float64)\n"
+        "t = Trainer(model, data, update_rule='adam', batch_size=20, num_epochs=100000, progress=False,\n"
+        "            verbose=False, steps_per_call=5)\n"
+        "print('started', flush=True)\n"
+        "t.train()\n"
+        "assert t.interrupted\n"
+        "assert all(np.array_equal(model.params[k], v) for k, v in t.best_params.items())\n"
+        "print('kept best', len(t.val_acc_history), 'checks', len(t.loss_history), 'steps', flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=str(tmp_path))
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "kept best" in out, out + err

@@ -17,6 +17,8 @@ import platform
 
 import numpy as np
 
+from swiftnn.data import read_cifar10_batch
+
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
@@ -39,31 +41,13 @@ def _missing_message(places):
                                     CIFAR10_FOLDER))
 
 
-def _entry(datadict, name):
-    # Pickles written by Python 2 (the real files) load with str keys under latin1;
-    # pickles written by Python 3 from bytes keys keep them as bytes.
-    if name in datadict:
-        return datadict[name]
-    key = name.encode("ascii")
-    if key in datadict:
-        return datadict[key]
-    raise KeyError("CIFAR-10 batch has no %r entry (keys: %s)" % (name, sorted(map(str, datadict))))
-
-
 def load_CIFAR_batch(filename):
     """ load single batch of cifar: X (N, 32, 32, 3) float64 images, Y (N,) labels """
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(_missing_message([str(filename)]))
-    with open(filename, "rb") as f:
-        datadict = load_pickle(f)
-        X = np.asarray(_entry(datadict, "data"))
-        Y = _entry(datadict, "labels")
-        if X.ndim != 2 or X.shape[1] != 3 * 32 * 32:
-            raise ValueError("%s: 'data' has shape %s, expected (N, 3072) rows of CIFAR-10 "
-                             "pixels" % (filename, X.shape))
-        X = X.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype("float")
-        Y = np.array(Y)
-        return X, Y
+    # swiftnn.data reads the pickle (arrays only: a damaged or hostile file cannot run code)
+    # and checks keys, shapes and labels; this keeps the course's return values.
+    X, Y = read_cifar10_batch(filename)
+    X = X.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype("float")
+    return X, Y
 
 
 def load_CIFAR10(ROOT):

@@ -1,156 +1,618 @@
-"""The command line: ``python -m swiftnn train`` (also the ``swiftnn`` console script).
+"""The command line: ``swiftnn`` (console script) or ``python -m swiftnn``.
 
-    python -m swiftnn train [--hidden 512 256] [--normalization batchnorm] [--epochs 10] ...
+    swiftnn train      train a fully connected network, write checkpoint and plots
+    swiftnn evaluate   score a checkpoint, or an ensemble of checkpoints
+    swiftnn search     random hyperparameter search (coarse, then fine) on Optuna studies
+    swiftnn check      the lectures' sanity checks before a long training run
 
-Trains a FullyConnectedNet on Fashion-MNIST with the Solver, shows a progress bar, prints
-per-epoch accuracy and the final test accuracy, and writes to the output folder: the
-checkpoint (model.npz: params, config and histories), curves.png (loss, train/val accuracy)
-and weights.png (the first layer's weights as 28x28 images).
+``swiftnn train`` trains a FullyConnectedNet on Fashion-MNIST (or CIFAR-10) with a progress bar
+and one summary line per epoch, prints the test accuracy and the time, and writes to its
+output folder: ``model.npz`` (parameters, batchnorm statistics, configuration, histories,
+optimizer state, preprocessing; rewritten after every epoch, so Ctrl-C keeps the last completed
+epoch), ``curves.png`` (loss, train/validation accuracy) and ``weights.png`` (first-layer
+weights as images). The training loop itself is called in one place, :func:`_fit`.
 """
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .data import DATASETS, PREPROCESSING
+
+# The settings of a training run: the dests of `swiftnn train`'s flags that a --config file
+# may set and that a checkpoint records.
+TRAIN_KEYS = ("dataset", "data", "preprocess", "num_train", "num_val", "hidden", "normalization", "dropout",
+              "activation", "init", "weight_scale", "update_rule", "lr", "lr_decay", "schedule", "warmup",
+              "reg", "batch_size", "epochs", "patience", "seed")
+# What a resumed run cannot change: the network and the data it was trained on.
+_FIXED_ON_RESUME = ("dataset", "preprocess", "num_train", "num_val", "hidden", "normalization", "activation",
+                    "update_rule")
+UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam", "adagrad")
+
+
+class UsageError(Exception):
+    """A bad flag value or input file: printed as `swiftnn <command>: error: ...`, exit status 2."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks and shows defaults that say something."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default is None or action.default is False or action.default == argparse.SUPPRESS or not action.option_strings:
+            return text
+        default = action.default
+        if isinstance(default, (list, tuple)):
+            default = " ".join(map(str, default))
+        return "%s (default: %s)" % (text, default) if text else "default: %s" % default
+
+
+# ------------------------------------------------------------------------------------------
+# parsers
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("%d: must be at least 1" % value)
+    return value
+
+
+def _add_data_args(p):
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=list(DATASETS), default="fashion-mnist", help="which dataset")
+    g.add_argument("--data", metavar="DIR", default=None,
+                   help="folder with the dataset's files (default: $SWIFTNN_DATA/fashion-mnist or "
+                        "/usr/share/datasets/fashion-mnist; $SWIFTNN_DATA/cifar-10-batches-py or "
+                        "cs231n/datasets/cifar-10-batches-py)")
+    g.add_argument("--preprocess", choices=PREPROCESSING, default="mean",
+                   help="'mean' subtracts the training mean image (the course's); 'standardize' also "
+                        "divides each pixel by its standard deviation")
+    g.add_argument("--num-train", type=_positive_int, metavar="N", default=None,
+                   help="training rows (default: 55000 of Fashion-MNIST's 60000, 49000 of CIFAR-10's 50000)")
+    g.add_argument("--num-val", type=_positive_int, metavar="N", default=None,
+                   help="validation rows, the training rows right after those (default: the rest)")
+    return g
+
+
+def _add_network_args(p, search=False):
+    g = p.add_argument_group("network")
+    if not search:
+        g.add_argument("--hidden", type=_positive_int, nargs="+", default=[512, 256], metavar="H",
+                       help="hidden layer sizes")
+    g.add_argument("--normalization", choices=["none", "batchnorm", "layernorm"], default="batchnorm",
+                   help="normalization after each hidden affine layer")
+    if not search:
+        g.add_argument("--dropout", type=float, default=0.8, metavar="P",
+                       help="dropout keep probability, in (0, 1]; 1 = no dropout")
+    g.add_argument("--activation", choices=["relu", "leaky_relu"], default="relu", help="hidden activation")
+    g.add_argument("--init", choices=["he", "xavier", "scale"], default="scale" if search else "he",
+                   help="weight initialization: he = randn*sqrt(2/fan_in), xavier = randn/sqrt(fan_in), "
+                        "scale = randn*WEIGHT_SCALE")
+    if not search:
+        g.add_argument("--weight-scale", type=float, default=1e-2, metavar="S",
+                       help="standard deviation of the initial weights with --init scale")
+    return g
+
+
+def _add_optim_args(p, search=False):
+    g = p.add_argument_group("optimization")
+    g.add_argument("--update-rule", choices=UPDATE_RULES, default="adam", help="update rule")
+    if not search:
+        g.add_argument("--lr", type=float, default=1e-3, metavar="LR", help="learning rate")
+    g.add_argument("--lr-decay", type=float, default=0.85, metavar="F",
+                   help="learning-rate factor after each epoch (step schedule)")
+    g.add_argument("--schedule", choices=["step", "cosine"], default="step",
+                   help="step: multiply by --lr-decay every epoch; cosine: anneal to 0 over the run")
+    g.add_argument("--warmup", type=int, default=0, metavar="ITERS",
+                   help="linear learning-rate warm-up over this many iterations")
+    if not search:
+        g.add_argument("--reg", type=float, default=1e-4, metavar="R", help="L2 strength (loss += 0.5*R*sum W^2)")
+    g.add_argument("--batch-size", type=_positive_int, default=128, metavar="N", help="minibatch size")
+    return g
+
+
+TRAIN_EPILOG = """\
+examples:
+  swiftnn train                                  the default network on Fashion-MNIST (~1 minute)
+  swiftnn train --hidden 1024 512 --dropout 0.6 --epochs 20
+  swiftnn train --dataset cifar10 --data ~/cifar-10-batches-py --preprocess standardize
+  swiftnn train --config out/search/best.json    rerun the best configuration of a search
+  swiftnn train --resume out/train/model.npz --epochs 20
+                                                 continue a run up to 20 epochs in all
+
+A --config file is a JSON object whose keys are the long flags above with '_' for '-'
+(e.g. {"hidden": [512, 256], "lr": 0.001}); flags given on the command line override it.
+"""
+
+EVALUATE_EPILOG = """\
+examples:
+  swiftnn evaluate out/train/model.npz
+  swiftnn evaluate run1/model.npz run2/model.npz run3/model.npz   (an ensemble)
+
+Each checkpoint preprocesses the images with the statistics it was trained with; an ensemble
+averages the models' softmax probabilities.
+"""
+
+SEARCH_EPILOG = """\
+examples:
+  swiftnn search                                 coarse then fine search, 2 worker processes
+  swiftnn search --coarse-trials 60 --fine-trials 16 --fine-epochs 6
+  swiftnn search --lr 1e-4 1e-2 --reg 1e-5 1e-1 --hidden 256 512 1024-512
+  swiftnn search --storage postgresql://user@host/db --study fmnist --workers 2
+                                                 run this on every machine that shares the search
+
+A search lives in its storage (default: an SQLite file in the output folder): run the same
+command again to resume it, or on other machines (with a PostgreSQL URL) to add workers.
+The settings of a study are stored with it; a later run with other flags keeps the stored ones.
+"""
+
+CHECK_EPILOG = """\
+The checks (CS231n lecture 7, "babysitting the learning process"):
+  1. with reg = 0 the initial loss is close to ln(number of classes)
+  2. turning regularization on raises the loss (by 0.5 * reg * sum W^2)
+  3. the network overfits 20 training images to 100% training accuracy
+  4. after a few steps the update/weight ratio ||dW|| / ||W|| of each layer is near 1e-3
+Exit status 0 when every check passes, 1 otherwise.
+"""
+
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="swiftnn", description="Fully connected networks on a Swift engine.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a network on Fashion-MNIST",
-                       description="Train a FullyConnectedNet on Fashion-MNIST and write checkpoint and plots.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    arch = t.add_argument_group("network")
-    arch.add_argument("--hidden", type=int, nargs="+", default=[512, 256], metavar="H", help="hidden layer sizes")
-    arch.add_argument("--normalization", choices=["none", "batchnorm", "layernorm"], default="batchnorm")
-    arch.add_argument("--dropout", type=float, default=0.8, metavar="P", help="keep probability (1 = no dropout)")
-    arch.add_argument("--activation", choices=["relu", "leaky_relu"], default="relu")
-    arch.add_argument("--init", choices=["he", "xavier", "scale"], default="he",
-                      help="weight init ('scale' uses --weight-scale)")
-    arch.add_argument("--weight-scale", type=float, default=1e-2)
-    opt = t.add_argument_group("optimization")
-    opt.add_argument("--update-rule", choices=["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad"], default="adam")
-    opt.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    opt.add_argument("--lr-decay", type=float, default=0.85, help="learning-rate factor per epoch")
-    opt.add_argument("--schedule", choices=["step", "cosine"], default="step")
-    opt.add_argument("--reg", type=float, default=1e-4, help="L2 strength (0.5 * reg * sum W^2)")
-    opt.add_argument("--batch-size", type=int, default=128)
-    opt.add_argument("--epochs", type=int, default=12)
-    opt.add_argument("--patience", type=int, default=None, help="early stopping: epochs without val improvement")
-    data = t.add_argument_group("data and output")
-    data.add_argument("--data", default=None, help="folder with Fashion-MNIST's idx files (default: Debian's)")
-    data.add_argument("--num-train", type=int, default=55000, help="training rows (the rest up to 60000 validate)")
-    data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--out", default="out/train", help="output folder")
-    data.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
-    return parser
+    parser = argparse.ArgumentParser(
+        prog="swiftnn", formatter_class=_Formatter,
+        description="Fully connected neural networks on a Swift engine (CS231n's networks and training practice).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a network; write checkpoint and plots", formatter_class=_Formatter,
+                       description="Train a fully connected network with the Solver: a progress bar with live loss\n"
+                                   "and accuracy, one summary line per epoch, the test accuracy and time at the end.\n"
+                                   "Writes model.npz (checkpoint), curves.png and weights.png to --out.",
+                       epilog=TRAIN_EPILOG)
+    _add_data_args(t)
+    _add_network_args(t)
+    _add_optim_args(t)
+    g = t.add_argument_group("run")
+    g.add_argument("--epochs", type=_positive_int, default=12, metavar="N", help="epochs to train (in all, with --resume)")
+    g.add_argument("--patience", type=_positive_int, default=None, metavar="N",
+                   help="early stopping: stop after N epochs without a better validation accuracy")
+    g.add_argument("--seed", type=int, default=0, help="seed of weights, minibatches and dropout")
+    g.add_argument("--config", metavar="FILE", default=None,
+                   help="JSON settings to start from (e.g. the best.json of swiftnn search)")
+    g.add_argument("--resume", metavar="CKPT", default=None,
+                   help="continue training a checkpoint (model.npz) up to --epochs epochs in all")
+    g.add_argument("--out", default="out/train", metavar="DIR", help="output folder")
+    g.add_argument("--no-plots", action="store_true", help="do not write the PNG plots")
+
+    e = sub.add_parser("evaluate", help="score a checkpoint or an ensemble of checkpoints", formatter_class=_Formatter,
+                       description="Accuracy of one or more checkpoints written by swiftnn train; with several,\n"
+                                   "also of their ensemble (averaged class probabilities).",
+                       epilog=EVALUATE_EPILOG)
+    e.add_argument("checkpoints", nargs="+", metavar="CKPT", help="model.npz files")
+    e.add_argument("--split", choices=["test", "val"], default="test", help="which rows to score")
+    e.add_argument("--data", metavar="DIR", default=None, help="dataset folder (default: where the run found it)")
+
+    s = sub.add_parser("search", help="random hyperparameter search on an Optuna study", formatter_class=_Formatter,
+                       description="Random search as the lectures teach it: learning rate, regularization and weight\n"
+                                   "scale log-uniform, dropout uniform, architecture from choices. A coarse stage of\n"
+                                   "many short trials, then a fine stage of longer trials in ranges narrowed around\n"
+                                   "the best. Trials whose loss diverges are pruned early.",
+                       epilog=SEARCH_EPILOG)
+    from .search import add_search_arguments
+    _add_data_args(s)
+    _add_network_args(s, search=True)
+    _add_optim_args(s, search=True)
+    add_search_arguments(s)
+
+    c = sub.add_parser("check", help="sanity checks before a long run (lecture 7)", formatter_class=_Formatter,
+                       description="Babysitting the learning process: four quick checks of a network configuration,\n"
+                                   "each printed with PASS or FAIL and what to change when it fails.",
+                       epilog=CHECK_EPILOG)
+    _add_data_args(c)
+    _add_network_args(c)
+    _add_optim_args(c)
+    g = c.add_argument_group("run")
+    g.add_argument("--seed", type=int, default=0, help="seed of weights and minibatches")
+    g.add_argument("--config", metavar="FILE", default=None, help="JSON settings to start from")
+    return parser, {"train": t, "evaluate": e, "search": s, "check": c}
 
 
-def _fail(message):
-    print("swiftnn: error: %s" % message, file=sys.stderr)
-    return 2
+# ------------------------------------------------------------------------------------------
+# settings: --config files, checkpoints, validation
+
+def _coerce(parser, key, value, source):
+    """value (from JSON) converted and checked as parser's flag for key would be."""
+    action = next((a for a in parser._actions if a.dest == key), None)
+    flag = "--" + key.replace("_", "-")
+    if action is None:
+        raise UsageError("%s: unknown setting %r" % (source, key))
+    if value is None:
+        return None
+    try:
+        if action.nargs in ("+", "*"):
+            if not isinstance(value, list) or (action.nargs == "+" and not value):
+                raise UsageError("%s: %r must be a non-empty list (like %s)" % (source, key, flag))
+            values = [action.type(v) if action.type and not isinstance(v, bool) else v for v in value]
+        else:
+            if isinstance(value, (list, dict)) or isinstance(value, bool) and action.type in (int, float, _positive_int):
+                raise TypeError("expected a single value")
+            values = [action.type(value) if action.type else value]
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise UsageError("%s: %r = %r is not valid for %s (%s)" % (source, key, value, flag, e)) from None
+    if action.choices is not None:
+        for v in values:
+            if v not in action.choices:
+                raise UsageError("%s: %r = %r; expected one of: %s" % (source, key, v, ", ".join(map(str, action.choices))))
+    return values if action.nargs in ("+", "*") else values[0]
+
+
+def _read_config(path, parser):
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UsageError("--config %s: cannot read it (%s)" % (path, e.strerror or e)) from None
+    try:
+        cfg = json.loads(text)
+    except ValueError as e:
+        raise UsageError("--config %s: not valid JSON (%s)" % (path, e)) from None
+    if not isinstance(cfg, dict):
+        raise UsageError("--config %s: expected a JSON object of settings, got %s" % (path, type(cfg).__name__))
+    allowed = {a.dest for a in parser._actions} & set(TRAIN_KEYS)
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+        raise UsageError("--config %s: unknown setting%s %s; known settings: %s"
+                         % (path, "s" if len(unknown) > 1 else "", ", ".join(map(repr, unknown)), ", ".join(sorted(allowed))))
+    return {k: _coerce(parser, k, v, "--config %s" % path) for k, v in cfg.items()}
+
+
+def _parse(argv):
+    parser, subs = _parser()
+    args = parser.parse_args(argv)
+    sub = subs[args.command]
+    args.checkpoint = None
+    try:
+        defaults = {}
+        if getattr(args, "resume", None):
+            from .checkpoint import load_checkpoint
+            try:
+                args.checkpoint = load_checkpoint(args.resume)
+            except (FileNotFoundError, ValueError) as e:
+                raise UsageError("--resume: %s" % e) from None
+            defaults.update({k: v for k, v in args.checkpoint.config.items() if k in TRAIN_KEYS})
+            defaults.setdefault("out", str(Path(args.resume).parent))
+        if getattr(args, "config", None):
+            defaults.update(_read_config(args.config, sub))
+        if defaults:
+            sub.set_defaults(**defaults)
+            checkpoint = args.checkpoint
+            args = parser.parse_args(argv)
+            args.checkpoint = checkpoint
+        if args.checkpoint is not None:
+            saved = args.checkpoint.config
+            for key in _FIXED_ON_RESUME:
+                if key in saved and getattr(args, key) != saved[key]:
+                    raise UsageError("--%s %s: the checkpoint was trained with %s; a resumed run keeps the network, "
+                                     "the data and the update rule (start a new run instead)"
+                                     % (key.replace("_", "-"), _show(getattr(args, key)), _show(saved[key])))
+    except UsageError as e:
+        sub.exit(2, "%s: error: %s\n" % (sub.prog, e))
+    return args, sub
+
+
+def _show(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def settings(args):
+    """The TRAIN_KEYS settings of parsed arguments, as a dict."""
+    return {k: getattr(args, k) for k in TRAIN_KEYS if hasattr(args, k)}
+
+
+def validate(cfg):
+    """UsageError for settings that cannot train (the flags' types are already checked)."""
+    def bad(flag, value, why):
+        raise UsageError("--%s %s: %s" % (flag, _show(value), why))
+
+    if "dropout" in cfg and not 0 < cfg["dropout"] <= 1:
+        bad("dropout", cfg["dropout"], "the keep probability must be in (0, 1] (1 = no dropout)")
+    if "lr" in cfg and not (math.isfinite(cfg["lr"]) and cfg["lr"] > 0):
+        bad("lr", cfg["lr"], "the learning rate must be a positive number")
+    if "reg" in cfg and not (math.isfinite(cfg["reg"]) and cfg["reg"] >= 0):
+        bad("reg", cfg["reg"], "the regularization strength must be >= 0")
+    if "lr_decay" in cfg and not (0 < cfg["lr_decay"] <= 1):
+        bad("lr-decay", cfg["lr_decay"], "the per-epoch factor must be in (0, 1]")
+    if "weight_scale" in cfg and not (math.isfinite(cfg["weight_scale"]) and cfg["weight_scale"] > 0):
+        bad("weight-scale", cfg["weight_scale"], "must be a positive number")
+    if cfg.get("warmup", 0) < 0:
+        bad("warmup", cfg["warmup"], "must be >= 0 iterations")
+    info = DATASETS[cfg.get("dataset", "fashion-mnist")]
+    num_train = cfg.get("num_train") or info["num_training"]
+    num_val = cfg.get("num_val")
+    if num_train >= info["train_rows"] and num_val is None:
+        bad("num-train", num_train, "%s has %d training rows and some must be left for validation"
+            % (cfg.get("dataset"), info["train_rows"]))
+    if num_val is not None and num_train + num_val > info["train_rows"]:
+        raise UsageError("--num-train %d + --num-val %d: %s has only %d training rows"
+                         % (num_train, num_val, cfg.get("dataset"), info["train_rows"]))
+
+
+def _load_data(cfg, num_test=None):
+    from .data import get_data
+    try:
+        data, stats = get_data(cfg["dataset"], cfg["num_train"], cfg["num_val"], num_test,
+                               preprocess=cfg["preprocess"], root=cfg["data"], return_stats=True)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError("cannot use the %s data: %s" % (cfg["dataset"], e)) from None
+    if len(data["X_val"]) == 0:
+        raise UsageError("no validation rows: lower --num-train or set --num-val")
+    if len(data["X_train"]) < cfg.get("batch_size", 1):
+        print("note: --batch-size %d is larger than the %d training rows (minibatches are sampled with replacement)"
+              % (cfg["batch_size"], len(data["X_train"])))
+    return data, stats
+
+
+# ------------------------------------------------------------------------------------------
+# train
+
+def _fit(model, data, cfg, state=None, on_epoch=None, quiet=False):
+    """Train model on data with the settings cfg. The one place `swiftnn train` runs its training
+    loop (today the Solver; the native Trainer can take its place here).
+
+    cfg['epochs'] counts all epochs, including the state['epoch'] already done when continuing
+    from a checkpoint. state: None, or {'epoch', 'optim_state', 'loss_history',
+    'train_acc_history', 'val_acc_history', 'best_val_acc', 'best_epoch'}. on_epoch(result) is
+    called after every epoch with a dict like the one returned, model holding that epoch's
+    parameters. Ctrl-C stops training, keeps the best parameters so far and returns with
+    'interrupted' set. Raises swiftnn.solver.DivergenceError when the loss becomes NaN/Inf.
+
+    Returns a dict: loss_history, train_acc_history, val_acc_history, best_val_acc, best_epoch,
+    epoch (epochs done in all), optim_state, stopped_early, interrupted, seconds,
+    iterations_per_epoch. model.params hold the best parameters.
+    """
+    from .experiment import solver_options
+    from .solver import Solver
+
+    done = int(state["epoch"]) if state else 0
+    ipe = max(len(data["X_train"]) // cfg["batch_size"], 1)
+    track = {"best_val_acc": float(state["best_val_acc"]) if state else 0.0,
+             "best_epoch": int(state.get("best_epoch", done)) if state else 0, "last_loss_index": 0}
+    started = time.perf_counter()
+
+    def result(solver, **extra):
+        out = {"loss_history": list(solver.loss_history), "train_acc_history": list(solver.train_acc_history),
+               "val_acc_history": list(solver.val_acc_history), "best_val_acc": track["best_val_acc"],
+               "best_epoch": track["best_epoch"], "epoch": done + solver.epoch, "optim_state": solver.optim_configs,
+               "stopped_early": False, "interrupted": False, "seconds": time.perf_counter() - started,
+               "iterations_per_epoch": ipe}
+        out.update(extra)
+        return out
+
+    class _ReportingSolver(Solver):
+        def _save_checkpoint(self):
+            # The Solver calls this right after each accuracy check (first iteration, every
+            # epoch end): the place for the epoch summary and our own checkpoint.
+            super()._save_checkpoint()
+            if self.epoch == 0:
+                if state:  # the first-iteration check of a continued run repeats the last epoch's
+                    del self.train_acc_history[-1], self.val_acc_history[-1]
+                return
+            epoch = done + self.epoch
+            val = self.val_acc_history[-1]
+            improved = val > track["best_val_acc"]
+            if improved:
+                track["best_val_acc"], track["best_epoch"] = float(val), epoch
+            losses = self.loss_history[track["last_loss_index"]:]
+            track["last_loss_index"] = len(self.loss_history)
+            lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", float("nan"))
+            if not quiet:
+                self._write("epoch %*d/%d  loss %.4f  train %5.2f%%  val %5.2f%%%s  next lr %.2e  %6.1f s"
+                            % (len(str(cfg["epochs"])), epoch, cfg["epochs"], float(np.mean(losses)) if losses else float("nan"),
+                               100 * self.train_acc_history[-1], 100 * val, " *" if improved else "  ", lr,
+                               time.perf_counter() - started))
+            if on_epoch is not None:
+                on_epoch(result(self))
+
+    options = solver_options(cfg)
+    solver = _ReportingSolver(model, data, num_epochs=max(cfg["epochs"] - done, 0), num_train_samples=5000,
+                              progress="print" if quiet else "tqdm", verbose=False, print_every=10**9,
+                              early_stopping_patience=cfg.get("patience"), warmup_iters=0 if state else cfg.get("warmup", 0),
+                              **options)
+    if state:
+        if set(state["optim_state"]) != set(model.params):
+            raise UsageError("the checkpoint's optimizer state is for parameters %s, the network has %s"
+                             % (sorted(state["optim_state"]), sorted(model.params)))
+        solver.optim_configs = {p: {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                                for p, s in state["optim_state"].items()}
+        solver.loss_history = list(state["loss_history"])
+        solver.train_acc_history = list(state["train_acc_history"])
+        solver.val_acc_history = list(state["val_acc_history"])
+        solver.best_val_acc = float(state["best_val_acc"])
+        solver.best_params = {k: v.copy() for k, v in model.params.items()}
+        track["last_loss_index"] = len(solver.loss_history)
+    try:
+        solver.train()
+    except KeyboardInterrupt:
+        if solver.best_params:
+            model.params = solver.best_params
+        return result(solver, interrupted=True)
+    return result(solver, stopped_early=solver.stopped_early)
 
 
 def train(args):
-    from .data import FASHION_MNIST_CLASSES, get_fashion_mnist_data
-    from .models import FullyConnectedNet
-    from .solver import Solver
+    from .checkpoint import save_checkpoint
+    from .experiment import accuracy, build_model
 
-    if not 0 < args.dropout <= 1:
-        return _fail("--dropout %g: the keep probability must be in (0, 1]" % args.dropout)
-    if args.num_train < 1 or args.num_train >= 60000:
-        return _fail("--num-train %d: must be between 1 and 59999" % args.num_train)
-    if args.epochs < 1 or args.batch_size < 1:
-        return _fail("--epochs and --batch-size must be positive")
-    np.random.seed(args.seed)
-    try:
-        data = get_fashion_mnist_data(num_training=args.num_train, num_validation=60000 - args.num_train,
-                                      root=args.data)
-    except (FileNotFoundError, ValueError) as e:
-        return _fail(str(e))
+    cfg = settings(args)
+    validate(cfg)
+    ckpt = args.checkpoint
+    if ckpt is not None and cfg["epochs"] <= ckpt.epoch:
+        raise UsageError("--epochs %d: the checkpoint has already trained %d epochs; pass a larger --epochs "
+                         "(the total) to continue" % (cfg["epochs"], ckpt.epoch))
+    data, stats = _load_data(cfg)
     X_test, y_test = data.pop("X_test"), data.pop("y_test")
-    model = FullyConnectedNet(args.hidden, input_dim=784, num_classes=10, dropout_keep_ratio=args.dropout,
-                              normalization=None if args.normalization == "none" else args.normalization,
-                              reg=args.reg, weight_scale=args.weight_scale, dtype=np.float32, seed=None,
-                              init=None if args.init == "scale" else args.init, activation=args.activation)
-    print(model)
-    print("data: %d train, %d validation, %d test images; %s, lr %g, batch %d, %d epochs"
-          % (len(data["X_train"]), len(data["X_val"]), len(X_test), args.update_rule, args.lr,
-             args.batch_size, args.epochs))
-    solver = Solver(model, data, update_rule=args.update_rule, optim_config={"learning_rate": args.lr},
-                    lr_decay=args.lr_decay, batch_size=args.batch_size, num_epochs=args.epochs,
-                    num_train_samples=5000, progress="tqdm", print_every=10**9,
-                    lr_schedule=args.schedule, early_stopping_patience=args.patience)
-    start = time.perf_counter()
-    solver.train()
-    seconds = time.perf_counter() - start
-    test_acc = solver.check_accuracy(X_test, y_test)
-    print("best validation accuracy %.4f; test accuracy %.4f; %.1f s training" % (solver.best_val_acc, test_acc, seconds))
-
+    num_classes = len(DATASETS[cfg["dataset"]]["classes"])
+    input_dim = data["X_train"].shape[1]
+    np.random.seed(cfg["seed"] + (ckpt.epoch if ckpt else 0))
+    if ckpt is not None:
+        if ckpt.dims[0] != input_dim:
+            raise UsageError("the checkpoint takes %d inputs but the %s rows have %d" % (ckpt.dims[0], cfg["dataset"], input_dim))
+        model = ckpt.build_model()
+        state = {"epoch": ckpt.epoch, "optim_state": ckpt.optim_state, "loss_history": ckpt.loss_history,
+                 "train_acc_history": ckpt.train_acc_history, "val_acc_history": ckpt.val_acc_history,
+                 "best_val_acc": ckpt.meta.get("best_val_acc", 0.0), "best_epoch": ckpt.meta.get("best_epoch", ckpt.epoch)}
+        stats = ckpt.preprocess or stats
+    else:
+        model = build_model(cfg, input_dim, num_classes)
+        state = None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "command"}
-    np.savez(out / "model.npz", **{"param_" + k: v for k, v in model.params.items()},
-             config=json.dumps(config), loss_history=np.array(solver.loss_history),
-             train_acc_history=np.array(solver.train_acc_history),
-             val_acc_history=np.array(solver.val_acc_history), test_acc=test_acc)
-    print("wrote %s" % (out / "model.npz"))
-    if not args.no_plots:
-        _plots(out, solver, model, test_acc, FASHION_MNIST_CLASSES)
-    return 0
+    path = out / "model.npz"
 
+    print(model)
+    print("%s: %d train, %d validation, %d test rows (%s preprocessing); %s, lr %g, batch %d, %s%d epochs"
+          % (cfg["dataset"], len(data["X_train"]), len(data["X_val"]), len(X_test), cfg["preprocess"],
+             cfg["update_rule"], cfg["lr"], cfg["batch_size"],
+             ("epochs %d-" % (ckpt.epoch + 1)) if ckpt else "", cfg["epochs"]))
+    if ckpt:
+        print("continuing %s from epoch %d (best validation accuracy so far %.2f%%)"
+              % (args.resume, ckpt.epoch, 100 * state["best_val_acc"]))
 
-def _plots(out, solver, model, test_acc, classes):
+    def write(res, test_acc=None):
+        meta = {"dataset": cfg["dataset"], "epoch": res["epoch"], "best_val_acc": res["best_val_acc"],
+                "best_epoch": res["best_epoch"], "test_acc": test_acc, "seconds": res["seconds"],
+                "iterations_per_epoch": res["iterations_per_epoch"], "num_classes": num_classes}
+        save_checkpoint(path, model, cfg, loss_history=res["loss_history"], train_acc_history=res["train_acc_history"],
+                        val_acc_history=res["val_acc_history"], optim_state=res["optim_state"], preprocess=stats,
+                        meta=meta)
+
+    from .solver import DivergenceError
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plots written")
+        res = _fit(model, data, cfg, state, on_epoch=write)
+    except DivergenceError as e:
+        print("swiftnn train: training diverged: %s (try a smaller --lr)" % e, file=sys.stderr)
+        return 1
+    if res["interrupted"]:
+        print("\ninterrupted after %d completed epochs; keeping the best parameters so far" % res["epoch"])
+    if res["stopped_early"]:
+        print("early stopping: no better validation accuracy for %d epochs" % cfg["patience"])
+    started = time.perf_counter()
+    test_acc = accuracy(model, X_test, y_test)
+    write(res, test_acc)
+    print("test accuracy %.2f%%  (best validation %.2f%% at epoch %d; %d epochs, %.1f s training, %.1f s testing)"
+          % (100 * test_acc, 100 * res["best_val_acc"], res["best_epoch"], res["epoch"], res["seconds"],
+             time.perf_counter() - started))
+    print("wrote %s" % path)
+    if not args.no_plots:
+        _plots(out, res, model, test_acc, cfg)
+    return 130 if res["interrupted"] else 0
+
+
+def _plots(out, res, model, test_acc, cfg):
+    from . import plots
+
+    info = DATASETS[cfg["dataset"]]
+    curves = plots.training_curves(out / "curves.png", res["loss_history"], res["train_acc_history"],
+                                   res["val_acc_history"], test_acc, iterations_per_epoch=res["iterations_per_epoch"],
+                                   title="%s, %s, %d epochs" % (cfg["dataset"], "-".join(map(str, model._dims)), res["epoch"]))
+    if curves is None:
+        print("matplotlib is not installed: no plots written (pip install matplotlib)")
         return
-    from cs231n.vis_utils import visualize_grid
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    loss = np.array(solver.loss_history)
-    ax1.plot(loss, color="tab:blue", alpha=0.25, lw=0.8, label="per iteration")
-    window = max(1, len(loss) // 100)
-    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-    ax1.plot(np.arange(window - 1, len(loss)), smooth, color="tab:blue", lw=2, label="moving average")
-    ax1.set(xlabel="iteration", ylabel="training loss", title="Loss")
-    ax1.legend()
-    ax1.grid(alpha=0.3)
-    epochs = np.arange(len(solver.train_acc_history))
-    ax2.plot(epochs, solver.train_acc_history, "o-", label="train")
-    ax2.plot(epochs, solver.val_acc_history, "o-", label="validation")
-    ax2.axhline(test_acc, color="gray", ls="--", label="test %.2f%%" % (100 * test_acc))
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(max(0.0, min(solver.val_acc_history) - 0.05), 1.0))
-    ax2.legend()
-    ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=110)
-    plt.close(fig)
-
-    W1 = np.asarray(model.params["W1"])[:, :64].T.reshape(-1, 28, 28, 1)
-    grid = visualize_grid(W1, padding=2)[:, :, 0]
-    fig = plt.figure(figsize=(6, 6))
-    plt.imshow(grid, cmap="gray")
-    plt.axis("off")
-    plt.title("First-layer weights (64 of %d units)" % model.params["W1"].shape[1])
-    fig.savefig(out / "weights.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    plots.first_layer_grid(out / "weights.png", model.params["W1"], info["shape"], info["layout"])
     print("wrote %s and %s" % (out / "curves.png", out / "weights.png"))
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    if args.command == "train":
+# ------------------------------------------------------------------------------------------
+# evaluate
+
+def evaluate(args):
+    from .checkpoint import load_checkpoint
+    from .data import apply_preprocessing, load_raw
+    from .experiment import predict_proba
+
+    ckpts = []
+    for p in args.checkpoints:
         try:
+            ckpts.append(load_checkpoint(p))
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(str(e)) from None
+    datasets = {c.config.get("dataset", "fashion-mnist") for c in ckpts}
+    if len(datasets) > 1:
+        raise UsageError("the checkpoints were trained on different datasets (%s); an ensemble needs one"
+                         % ", ".join(sorted(datasets)))
+    dataset = datasets.pop()
+    info = DATASETS[dataset]
+    root = args.data or ckpts[0].config.get("data")
+    try:
+        X_train, y_train, X_test, y_test = load_raw(dataset, root)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError("cannot read the %s data: %s" % (dataset, e)) from None
+    rows = None
+    if args.split == "val":
+        splits = set()
+        for c in ckpts:
+            n_train = c.config.get("num_train") or info["num_training"]
+            n_val = c.config.get("num_val") or info["train_rows"] - n_train
+            splits.add((n_train, n_val))
+        if len(splits) > 1:
+            raise UsageError("the checkpoints used different validation rows (%s); use --split test"
+                             % ", ".join("%d-%d" % (a, a + b) for a, b in sorted(splits)))
+        n_train, n_val = splits.pop()
+        X, y = X_train[n_train:n_train + n_val], y_train[n_train:n_train + n_val]
+    else:
+        X, y = X_test, y_test
+    print("%s %s split: %d rows" % (dataset, args.split, len(X)))
+    total = None
+    width = max(len(str(c.path)) for c in ckpts)
+    for c in ckpts:
+        if c.dims[0] != X.shape[1]:
+            raise UsageError("%s takes %d inputs but %s rows have %d" % (c.path, c.dims[0], dataset, X.shape[1]))
+        model = c.build_model()
+        stats = c.preprocess or {"method": "none"}
+        probs = predict_proba(model, apply_preprocessing(X, stats, info["pixel_scale"]))
+        rows = probs if rows is None else rows
+        total = probs if total is None else total + probs
+        acc = float(np.mean(np.argmax(probs, axis=1) == y))
+        print("  %-*s  %6.2f%%   %s, %d epochs" % (width, c.path, 100 * acc, "-".join(map(str, c.dims)), c.epoch))
+    if len(ckpts) > 1:
+        acc = float(np.mean(np.argmax(total / len(ckpts), axis=1) == y))
+        print("  %-*s  %6.2f%%   (averaged probabilities of %d models)" % (width, "ensemble", 100 * acc, len(ckpts)))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    args, sub = _parse(argv)
+    try:
+        if args.command == "train":
             return train(args)
-        except KeyboardInterrupt:
-            print("\ninterrupted")
-            return 130
+        if args.command == "evaluate":
+            return evaluate(args)
+        if args.command == "search":
+            from .search import run_search
+            return run_search(args)
+        if args.command == "check":
+            from .check import run_checks
+            cfg = settings(args)
+            validate(cfg)
+            return run_checks(cfg)
+    except UsageError as e:
+        print("%s: error: %s" % (sub.prog, e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return 2
 
 

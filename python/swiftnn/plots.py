@@ -98,7 +98,7 @@ def first_layer_grid(path, W1, shape, layout="hwc", count=64, title=None):
     return Path(path)
 
 
-def search_scatter(path, rows, title=None):
+def search_scatter(path, rows, title=None, box=None):
     """Learning rate (x, log) against regularization (y, log), one point per trial coloured by
     validation accuracy; circles for the coarse stage, squares for the fine stage, grey crosses
     for trials stopped for diverging. rows: dicts with lr, reg, val_acc (None when stopped),
@@ -125,6 +125,11 @@ def search_scatter(path, rows, title=None):
         best = max(done, key=lambda r: r["val_acc"])
         ax.scatter([best["lr"]], [best["reg"]], marker="*", s=320, facecolors="none", edgecolors="red",
                    linewidths=1.5, label="best %.2f%%" % (100 * best["val_acc"]))
+    if box is not None and "lr" in box and "reg" in box:
+        from matplotlib.patches import Rectangle
+        (x0, x1), (y0, y1) = box["lr"], box["reg"]
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=1.2, ec="tab:red",
+                               label="fine-stage ranges"))
     if sc is not None:
         fig.colorbar(sc, ax=ax, label="validation accuracy (%)")
     ax.set_xscale("log")

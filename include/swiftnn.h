@@ -223,8 +223,10 @@ int32_t snn_net_loss_f64(snn_net *net, double *loss, double *scores, double *con
  * The whole training loop in the library: minibatch sampling (with replacement), the network
  * plan, one update over all parameters, learning-rate schedule, accuracy checks, best-parameter
  * snapshot and early stopping. The caller owns params (all parameters, flat, in the plan's
- * table order), running (mean1, var1, mean2, var2, ... flat; required for batchnorm) and the
- * data; they must stay valid until the trainer is destroyed or given new data. Randomness, with
+ * table order), running (mean1, var1, mean2, var2, ... flat; required for batchnorm), state
+ * (nullable: the update rule's two state buffers, 2 x the parameter count, e.g. Adam's m then
+ * v, so they can be saved and restored) and the data; they must stay valid until the trainer
+ * is destroyed or given new data. Randomness, with
  * s = seed: minibatch row i of step k is floor(u * n_train / 2^64) for
  * u = SplitMix64(SplitMix64(s)[0])[k*batch_size + i]; dropout uses SplitMix64(SplitMix64(s)[1])[k]
  * as the plan's seed for step k; the training-accuracy sample of check e takes rows from
@@ -237,10 +239,10 @@ typedef struct snn_trainer snn_trainer;
 
 int32_t snn_trainer_create_f32(snn_trainer **trainer, const int64_t *dims, int64_t num_dims,
                                int32_t normalization, double keep, int32_t activation, double leak,
-                               float *params, float *running);
+                               float *params, float *running, float *state);
 int32_t snn_trainer_create_f64(snn_trainer **trainer, const int64_t *dims, int64_t num_dims,
                                int32_t normalization, double keep, int32_t activation, double leak,
-                               double *params, double *running);
+                               double *params, double *running, double *state);
 /* Safe on NULL; a destroyed or foreign handle gives SNN_E_HANDLE. */
 int32_t snn_trainer_destroy(snn_trainer *trainer);
 /* Resets the optimizer state. The trainer counts Adam's t itself (config.t must be >= 1 for
@@ -270,6 +272,11 @@ int32_t snn_trainer_run(snn_trainer *trainer, int64_t max_steps, double *losses,
  * validation accuracy improves; *stop = 1 once patience is exhausted. Outputs nullable. */
 int32_t snn_trainer_evaluate(snn_trainer *trainer, double *train_acc, double *val_acc,
                              int32_t *improved, int32_t *stop);
+/* Continues a run after set_data: the next step is `iteration`, `epoch` epochs are done, and
+ * best_val_acc is the best validation accuracy so far (the current params become the best
+ * snapshot). With the same data, seed and state the run goes on as an uninterrupted one. */
+int32_t snn_trainer_set_progress(snn_trainer *trainer, int64_t iteration, int64_t epoch,
+                                 double best_val_acc);
 /* Copies the best snapshot into params and running. */
 int32_t snn_trainer_restore_best(snn_trainer *trainer);
 /* The next step's index and learning rate, and the epochs completed. Outputs nullable. */

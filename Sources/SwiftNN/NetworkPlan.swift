@@ -38,9 +38,16 @@ public struct NetworkSpec {
         guard leak.isFinite && leak >= 0 && leak < 1 else {
             throw EngineError(.badValue, "leak = \(leak), expected a slope in [0, 1)")
         }
+        // Every parameter together must be addressable in bytes, so that sums and multiples of
+        // the count (a trainer keeps four buffers of it) cannot overflow.
+        var total = 0
         for l in 0..<(dims.count - 1) {
-            let (_, overflow) = dims[l].multipliedReportingOverflow(by: dims[l + 1])
-            if overflow { throw EngineError(.badSize, "W\(l + 1) has \(dims[l]) x \(dims[l + 1]) elements, too many") }
+            let (weights, overflow) = dims[l].multipliedReportingOverflow(by: dims[l + 1])
+            let (sum, overflow2) = total.addingReportingOverflow(weights)
+            if overflow || overflow2 || sum > Int.max / 32 - 2 * dims[l + 1] {
+                throw EngineError(.badSize, "W\(l + 1) has \(dims[l]) x \(dims[l + 1]) elements: the network has more parameters than can be addressed")
+            }
+            total = sum + 2 * dims[l + 1]   // b, and gamma/beta when normalized
         }
         self.dims = dims
         self.normalization = normalization
@@ -109,12 +116,22 @@ public final class NetworkPlan<T: Scalar> {
     private var gradB: UnsafeMutablePointer<T>?
     private var saved: UnsafeMutablePointer<T>?         // running statistics before a train step
 
+    // Held for the whole of a `loss` call: the workspace is shared state, so calls on one plan
+    // from several threads run one at a time instead of overwriting (or reallocating) it.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
     public init(_ spec: NetworkSpec) {
         self.spec = spec
         self.parameterSizes = spec.parameterSizes
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
     }
 
-    deinit { free(storage) }
+    deinit {
+        free(storage)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
 
     private var dropout: Bool { spec.keep < 1 }
 
@@ -174,12 +191,25 @@ public final class NetworkPlan<T: Scalar> {
     /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
     /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
     /// On a throw the running statistics are as they were before the call.
+    /// Thread-safe: concurrent calls on one plan are serialized.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
                      seed: UInt64) throws(EngineError) -> Double {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try unlockedLoss(x: x, y: y, n: n, params: params, grads: grads, running: running,
+                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed)
+    }
+
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
+                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
+                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
+                      seed: UInt64) throws(EngineError) -> Double {
         let train = y != nil
         if let y { try checkLabels(y, n: n, c: spec.classes) }
         if spec.normalization == .batch && running == nil {

@@ -29,7 +29,7 @@ public final class Trainer<T: Scalar> {
     public let runningCount: Int
     let params: UnsafeMutablePointer<T>            // caller-owned, flat, canonical order
     let running: UnsafeMutablePointer<T>?          // caller-owned: mean1, var1, mean2, ...
-    let owned: UnsafeMutablePointer<T>             // grads, state1, state2, best params, best running
+    let owned: UnsafeMutablePointer<T>             // grads, [state1, state2,] best params, best running
     let grads: UnsafeMutablePointer<T>
     let state1: UnsafeMutablePointer<T>
     let state2: UnsafeMutablePointer<T>
@@ -67,7 +67,11 @@ public final class Trainer<T: Scalar> {
 
     static var evalChunk: Int { 1000 }
 
-    public init(spec: NetworkSpec, params: UnsafeMutablePointer<T>, running: UnsafeMutablePointer<T>?) throws(EngineError) {
+    /// params (parameter count) and running (running count) are the caller's buffers, and so is
+    /// state (2 × parameter count: the rule's first state buffer, then its second) when given,
+    /// so that a caller can save and restore the optimizer state.
+    public init(spec: NetworkSpec, params: UnsafeMutablePointer<T>, running: UnsafeMutablePointer<T>?,
+                state: UnsafeMutablePointer<T>? = nil) throws(EngineError) {
         plan = NetworkPlan<T>(spec)
         let sizes = plan.parameterSizes
         parameterCount = sizes.reduce(0, +)
@@ -77,16 +81,22 @@ public final class Trainer<T: Scalar> {
         }
         self.params = params
         self.running = runningCount > 0 ? running : nil
-        let total = 4 * parameterCount + runningCount
+        let ownState = state == nil
+        let total = (ownState ? 4 : 2) * parameterCount + runningCount
         guard let raw = calloc(max(total, 1), MemoryLayout<T>.stride) else {
             throw EngineError(.outOfMemory, "could not allocate the trainer's \(total) elements")
         }
         owned = raw.bindMemory(to: T.self, capacity: total)
         grads = owned
-        state1 = owned + parameterCount
-        state2 = owned + 2 * parameterCount
-        best = owned + 3 * parameterCount
-        bestRunning = owned + 4 * parameterCount
+        best = owned + parameterCount
+        bestRunning = owned + 2 * parameterCount
+        if let state {
+            state1 = state
+            state2 = state + parameterCount
+        } else {
+            state1 = owned + 2 * parameterCount + runningCount
+            state2 = state1 + parameterCount
+        }
         tableCount = 2 * sizes.count + 2 * spec.hiddenCount
         guard let t = calloc(max(tableCount, 1), MemoryLayout<UnsafeMutablePointer<T>?>.stride) else {
             free(raw)
@@ -166,6 +176,20 @@ public final class Trainer<T: Scalar> {
     }
 
     public var iterationsPerEpoch: Int { max(nTrain / max(batch, 1), 1) }
+
+    /// Continues a run: the next step is `iteration`, `epoch` epochs are done and the best
+    /// validation accuracy so far is `bestValidationAccuracy`. With the same data, seed and
+    /// optimizer state the run then goes on exactly as an uninterrupted one would.
+    public func setProgress(iteration: Int, epoch: Int, bestValidationAccuracy: Double) {
+        self.iteration = iteration
+        self.epoch = epoch
+        decayFactor = schedule == .step ? pow(decay, Double(epoch)) : 1
+        checks = iteration > 0 ? epoch + 1 : 0
+        self.bestValidationAccuracy = bestValidationAccuracy
+        checksWithoutImprovement = 0
+        stopped = false
+        snapshotBest()
+    }
 
     /// The learning rate of the next step.
     public var learningRate: Double {

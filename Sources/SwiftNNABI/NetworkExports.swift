@@ -35,6 +35,7 @@ func updateChecked<T: Scalar>(_ rule: Int32, _ w: Out<T>, _ s1: Out<T>, _ s2: Ou
     guarded { () throws(EngineError) in
         let rule = try updateRule(rule)
         let count = try size(count, "count")
+        _ = try elements(count, 1, "w")
         let h = try hyperparameters(config, rule: rule)
         let s1 = rule.stateCount >= 1 ? try required(s1, "s1") : s1
         let s2 = rule.stateCount >= 2 ? try required(s2, "s2") : s2
@@ -64,8 +65,8 @@ func updateManyChecked<T: Scalar>(_ rule: Int32, _ count: Int64, _ w: Table<T>, 
         let count = try size(count, "count")
         let h = try hyperparameters(config, rule: rule)
         let sizes = try required(sizes, "sizes")
-        for i in 0..<count where sizes[i] < 1 {
-            throw EngineError(.badSize, "sizes[\(i)] = \(sizes[i]), expected a size >= 1")
+        for i in 0..<count where sizes[i] < 1 || sizes[i] > Int64(Int.max / 8) {
+            throw EngineError(.badSize, "sizes[\(i)] = \(sizes[i]), expected a size >= 1 that can be addressed")
         }
         let w = try PointerTable(w, count: count, name: "w"), dw = try PointerTable(dw, count: count, name: "dw")
         let s1 = rule.stateCount >= 1 ? try PointerTable(s1, count: count, name: "s1") : nil

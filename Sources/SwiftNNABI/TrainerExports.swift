@@ -48,6 +48,13 @@ final class TrainerHandle {
         }
     }
 
+    func setProgress(iteration: Int, epoch: Int, best: Double) {
+        switch trainer {
+        case .f32(let t): t.setProgress(iteration: iteration, epoch: epoch, bestValidationAccuracy: best)
+        case .f64(let t): t.setProgress(iteration: iteration, epoch: epoch, bestValidationAccuracy: best)
+        }
+    }
+
     var progress: (iteration: Int, epoch: Int, learningRate: Double, stopped: Bool) {
         switch trainer {
         case .f32(let t): return (t.iteration, t.epoch, t.learningRate, t.stopped)
@@ -58,12 +65,13 @@ final class TrainerHandle {
 
 func trainerCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ dims: UnsafePointer<Int64>?,
                                      _ count: Int64, _ normalization: Int32, _ keep: Double, _ activation: Int32,
-                                     _ leak: Double, _ params: Out<T>, _ running: Out<T>) -> Int32 {
+                                     _ leak: Double, _ params: Out<T>, _ running: Out<T>, _ state: Out<T>) -> Int32 {
     guarded { () throws(EngineError) in
         let out = try required(out, "trainer")
         out.pointee = nil
         let spec = try networkSpec(dims, count, normalization, keep, activation, leak)
-        let trainer = try Trainer<T>(spec: spec, params: try required(params, "params"), running: running)
+        let trainer = try Trainer<T>(spec: spec, params: try required(params, "params"), running: running,
+                                     state: state)
         if let t = trainer as? Trainer<Float> {
             out.pointee = handles.register(TrainerHandle(.f32(t)))
         } else if let t = trainer as? Trainer<Double> {
@@ -76,16 +84,16 @@ func trainerCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRa
 public func snn_trainer_create_f32(_ trainer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                    _ dims: UnsafePointer<Int64>?, _ count: Int64, _ normalization: Int32,
                                    _ keep: Double, _ activation: Int32, _ leak: Double,
-                                   _ params: Out<Float>, _ running: Out<Float>) -> Int32 {
-    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running)
+                                   _ params: Out<Float>, _ running: Out<Float>, _ state: Out<Float>) -> Int32 {
+    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running, state)
 }
 
 @_cdecl("snn_trainer_create_f64")
 public func snn_trainer_create_f64(_ trainer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                    _ dims: UnsafePointer<Int64>?, _ count: Int64, _ normalization: Int32,
                                    _ keep: Double, _ activation: Int32, _ leak: Double,
-                                   _ params: Out<Double>, _ running: Out<Double>) -> Int32 {
-    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running)
+                                   _ params: Out<Double>, _ running: Out<Double>, _ state: Out<Double>) -> Int32 {
+    trainerCreateChecked(trainer, dims, count, normalization, keep, activation, leak, params, running, state)
 }
 
 @_cdecl("snn_trainer_destroy")
@@ -206,5 +214,18 @@ public func snn_trainer_state(_ trainer: UnsafeMutableRawPointer?, _ iteration: 
         iteration?.pointee = Int64(p.iteration)
         epoch?.pointee = Int64(p.epoch)
         learningRate?.pointee = p.learningRate
+    }
+}
+
+@_cdecl("snn_trainer_set_progress")
+public func snn_trainer_set_progress(_ trainer: UnsafeMutableRawPointer?, _ iteration: Int64, _ epoch: Int64,
+                                     _ bestValAcc: Double) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(trainer)
+        guard iteration >= 0, epoch >= 0 else {
+            throw EngineError(.badValue, "iteration = \(iteration), epoch = \(epoch), expected both >= 0")
+        }
+        let best = try hyperparameter(bestValAcc, "best_val_acc", low: -1, high: 1)
+        t.setProgress(iteration: Int(iteration), epoch: Int(epoch), best: best)
     }
 }

@@ -92,7 +92,7 @@ _SIGNATURES = {
     "update_many": (_M, _I, _P, _P, _P, _P, _P, _P),
     "net_create": (_P, _P, _I, _M, _D, _M, _D),
     "net_loss": (_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _D, _P, _P, _S),
-    "trainer_create": (_P, _P, _I, _M, _D, _M, _D, _P, _P),
+    "trainer_create": (_P, _P, _I, _M, _D, _M, _D, _P, _P, _P),
     "trainer_set_data": (_P, _P, _P, _I, _P, _P, _I, _I, _I, _I, _S),
 }
 
@@ -106,6 +106,7 @@ _GENERIC = {
     "trainer_evaluate": (_P, _P, _P, _P, _P),
     "trainer_restore_best": (_P,),
     "trainer_state": (_P, _P, _P, _P),
+    "trainer_set_progress": (_P, _I, _I, _D),
 }
 
 MODE_TRAIN = 0

@@ -33,7 +33,13 @@ class Trainer:
     'rmsprop', 'adam', 'adagrad'), optim_config, lr_decay, batch_size, num_epochs,
     num_train_samples, num_val_samples, print_every, verbose. Ours: seed (0), lr_schedule
     (None/'step' or 'cosine'), warmup_iters (0), early_stopping_patience (None),
-    progress (True: a tqdm bar, notebook-aware), steps_per_call (progress granularity).
+    progress (True: a tqdm bar, notebook-aware), steps_per_call (progress granularity),
+    on_epoch (called as on_epoch(trainer) after every epoch's accuracy check, with
+    model.params holding that epoch's parameters).
+
+    ``state()`` returns everything needed to continue later (optimizer state, iteration,
+    epoch, histories); ``train(resume=state)`` continues exactly as an uninterrupted run
+    would, given the same data and seed.
 
     After ``train()``: loss_history, train_acc_history, val_acc_history, best_val_acc,
     best_params (copies), and model.params holding the best parameters (as the Solver does).
@@ -60,6 +66,7 @@ class Trainer:
         self.early_stopping_patience = kwargs.pop("early_stopping_patience", None)
         self.progress = kwargs.pop("progress", True)
         self.steps_per_call = kwargs.pop("steps_per_call", None)
+        self.on_epoch = kwargs.pop("on_epoch", None)
         if kwargs:
             raise ValueError("Unrecognized arguments %s" % ", ".join('"%s"' % k for k in kwargs))
         if self.update_rule not in RULES:
@@ -127,12 +134,15 @@ class Trainer:
                         self._running[at:at + h] = np.asarray(p[key]).ravel()
                     p[key] = self._running[at:at + h]
                     at += h
+        # The update rule's two state buffers (e.g. Adam's m, v), ours so they can be saved.
+        self._state = np.zeros(2 * self._flat.size, dt)
         handle = ctypes.c_void_p()
         dims = (ctypes.c_int64 * len(model._dims))(*model._dims)
         call(self._kernels.trainer_create(ctypes.byref(handle), dims, len(model._dims), _NORMS[model._norm],
                                           float(model._keep), _ACTIVATIONS[model._activation], float(model._leak),
                                           self._flat.ctypes.data,
-                                          None if self._running is None else self._running.ctypes.data),
+                                          None if self._running is None else self._running.ctypes.data,
+                                          self._state.ctypes.data),
              "Trainer")
         self._handle = handle
 
@@ -151,6 +161,7 @@ class Trainer:
         self.val_acc_history = []
         self.stopped_early = False
         self.interrupted = False
+        self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
 
     # ------------------------------------------------------------------------------------
     def _configure(self, total):
@@ -170,9 +181,11 @@ class Trainer:
 
     def _check(self):
         train_acc, val_acc = ctypes.c_double(), ctypes.c_double()
-        stop = ctypes.c_int32()
-        call(_native.lib.snn_trainer_evaluate(self._handle, ctypes.byref(train_acc), ctypes.byref(val_acc), None,
-                                              ctypes.byref(stop)), "Trainer")
+        stop, improved = ctypes.c_int32(), ctypes.c_int32()
+        call(_native.lib.snn_trainer_evaluate(self._handle, ctypes.byref(train_acc), ctypes.byref(val_acc),
+                                              ctypes.byref(improved), ctypes.byref(stop)), "Trainer")
+        if improved.value:  # mirrors the library's snapshot, so that state() can carry it
+            self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
         self.train_acc_history.append(train_acc.value)
         self.val_acc_history.append(val_acc.value)
         self.best_val_acc = max(self.best_val_acc, val_acc.value)
@@ -187,18 +200,60 @@ class Trainer:
             return None
         return tqdm(total=total, unit="step", desc="train", dynamic_ncols=True, leave=True)
 
-    def train(self):
-        """Runs num_epochs epochs (or until early stopping or Ctrl-C); returns self."""
+    def state(self):
+        """A dict of plain values and arrays from which ``train(resume=...)`` continues."""
+        it, ep, lr = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
+        call(_native.lib.snn_trainer_state(self._handle, ctypes.byref(it), ctypes.byref(ep), ctypes.byref(lr)),
+             "Trainer.state")
+        return {"update_rule": self.update_rule, "iteration": it.value, "epoch": ep.value,
+                "optim_state": self._state.copy(), "best_val_acc": self.best_val_acc,
+                "best_flat": self._best[0].copy(),
+                "best_running": None if self._best[1] is None else self._best[1].copy(),
+                "loss_history": list(self.loss_history), "train_acc_history": list(self.train_acc_history),
+                "val_acc_history": list(self.val_acc_history)}
+
+    def train(self, resume=None):
+        """Runs num_epochs epochs in all (or until early stopping or Ctrl-C); returns self.
+
+        resume: a ``state()`` from an earlier run of this model and data to continue from.
+        """
         per_epoch = max(len(self.X_train) // self.batch_size, 1)
         total = self.num_epochs * per_epoch
         self._configure(total)
+        iteration = 0
+        if resume is not None:
+            if resume.get("update_rule") != self.update_rule:
+                raise ValueError("Trainer.train: the state is from update rule %r, this trainer uses %r"
+                                 % (resume.get("update_rule"), self.update_rule))
+            saved = np.asarray(resume["optim_state"])
+            if saved.shape != self._state.shape:
+                raise ValueError("Trainer.train: the optimizer state has shape %s, expected %s"
+                                 % (saved.shape, self._state.shape))
+            self._state[...] = saved
+            iteration, self.epoch = int(resume["iteration"]), int(resume["epoch"])
+            self.best_val_acc = float(resume["best_val_acc"])
+            self.loss_history = list(resume["loss_history"])
+            self.train_acc_history = list(resume["train_acc_history"])
+            self.val_acc_history = list(resume["val_acc_history"])
+            # set_progress snapshots the current parameters as the best: show it the saved best.
+            current = (self._flat.copy(), None if self._running is None else self._running.copy())
+            self._flat[...] = resume["best_flat"]
+            if self._running is not None:
+                self._running[...] = resume["best_running"]
+            call(_native.lib.snn_trainer_set_progress(self._handle, iteration, self.epoch, self.best_val_acc),
+                 "Trainer.train")
+            self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
+            self._flat[...] = current[0]
+            if self._running is not None:
+                self._running[...] = current[1]
         chunk = int(self.steps_per_call or max(1, min(per_epoch, 25)))
         losses = np.empty(chunk)
         done, ended = ctypes.c_int64(), ctypes.c_int32()
         bar = self._open_bar(total)
+        if bar is not None and iteration:
+            bar.update(iteration)
         say = (bar.write if bar is not None else print) if self.verbose else (lambda *_: None)
         start = time.perf_counter()
-        iteration = 0
         try:
             while iteration < total:
                 # As the course Solver: the first check comes after the first step.
@@ -216,12 +271,15 @@ class Trainer:
                     bar.update(done.value)
                     bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
                                     loss="%.4f" % self.loss_history[-1],
-                                    val_acc="%.3f" % self.val_acc_history[-1], refresh=False)
+                                    val_acc="%.3f" % self.val_acc_history[-1] if self.val_acc_history else "-",
+                                    refresh=False)
                 if ended.value or iteration == 1:
                     self.epoch += ended.value
                     stop = self._check()
                     say("(Epoch %d / %d) train acc: %f; val_acc: %f"
                         % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
+                    if self.on_epoch is not None and ended.value:
+                        self.on_epoch(self)
                     if stop:
                         self.stopped_early = True
                         say("Stopping early: validation accuracy has not improved for %d epochs"
@@ -234,6 +292,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
         self.train_seconds = time.perf_counter() - start
+        self._final_state = self.state()
         call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         return self

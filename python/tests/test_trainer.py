@@ -229,3 +229,34 @@ def test_ctrl_c_stops_after_the_current_chunk_and_keeps_the_best_parameters(tmp_
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "kept best" in out, out + err
+
+
+@pytest.mark.parametrize("rule", ["adam", "sgd_momentum"])
+def test_resuming_from_a_saved_state_continues_exactly_as_an_uninterrupted_run(rule):
+    data = blobs()
+    kwargs = dict(update_rule=rule, optim_config={"learning_rate": 1e-2}, lr_decay=0.8, batch_size=24,
+                  num_epochs=6, seed=4, progress=False, verbose=False)
+    whole_model = make_model()
+    whole = Trainer(whole_model, data, **kwargs).train()
+
+    saved = {}
+    first_model = make_model()
+
+    def keep_after_three(trainer):
+        if trainer.epoch == 3:
+            saved["state"] = trainer.state()
+            saved["params"] = {k: v.copy() for k, v in trainer.model.params.items()}
+            saved["running"] = [{k: np.array(p[k]) for k in ("running_mean", "running_var")}
+                                for p in trainer.model.bn_params]
+            raise KeyboardInterrupt  # the user stops the run here
+
+    Trainer(first_model, data, on_epoch=keep_after_three, **kwargs).train()
+    resumed_model = make_model()
+    resumed_model.params = saved["params"]
+    for p, r in zip(resumed_model.bn_params, saved["running"]):
+        p.update(r)
+    resumed = Trainer(resumed_model, data, **kwargs).train(resume=saved["state"])
+    assert resumed.loss_history == whole.loss_history
+    assert resumed.val_acc_history == whole.val_acc_history
+    for name in whole_model.params:
+        np.testing.assert_array_equal(resumed_model.params[name], whole_model.params[name])

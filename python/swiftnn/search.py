@@ -27,6 +27,7 @@ import csv
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -340,6 +341,55 @@ def _worker_seed(seed, worker_index, stage_index, existing):
 
 
 # ------------------------------------------------------------------------------------------
+# Ctrl-C. A KeyboardInterrupt that lands while Optuna writes a trial's result to the storage can
+# leave the trial in a broken state (and Optuna fails on it), so SIGINT only interrupts the
+# training inside an objective; anywhere else it is noted and acted on at the next safe point.
+
+class _StopRequest:
+    def __init__(self):
+        self.requested = False
+        self.inside = False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+        if self.inside:
+            raise KeyboardInterrupt
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+_STOP = _StopRequest()
+
+
+class _Deferred:
+    """Within: SIGINT waits (storage writes); on leaving, a pending stop is raised."""
+
+    def __enter__(self):
+        self.was = _STOP.inside
+        _STOP.inside = False
+
+    def __exit__(self, *exc):
+        _STOP.inside = self.was
+        if exc[0] is None and self.was:
+            _STOP.check()
+        return False
+
+
+class _Interruptible:
+    """Within: SIGINT raises KeyboardInterrupt at once (training)."""
+
+    def __enter__(self):
+        _STOP.check()
+        _STOP.inside = True
+
+    def __exit__(self, *exc):
+        _STOP.inside = False
+        return False
+
+
+# ------------------------------------------------------------------------------------------
 # a worker
 
 def _objective(spec, stage, space, data, report_every, trial_seed_base):
@@ -367,19 +417,23 @@ def _objective(spec, stage, space, data, report_every, trial_seed_base):
                 first.append(loss)
             exploding = not finite or loss > explode * first[0]
             if iteration == 1 or iteration % report_every == 0 or exploding:
-                trial.report(float(loss), iteration)
-                if exploding and trial.should_prune():
+                with _Deferred():
+                    trial.report(float(loss), iteration)
+                    prune = exploding and trial.should_prune()
+                if prune:
                     why = ("loss became %r at iteration %d" % (loss, iteration) if not finite else
                            "loss %.3g rose above %g x its start %.3g at iteration %d"
                            % (loss, explode, first[0], iteration))
-                    trial.set_user_attr("stopped", why)
-                    trial.set_user_attr("seconds", time.perf_counter() - started)
+                    with _Deferred():
+                        trial.set_user_attr("stopped", why)
+                        trial.set_user_attr("seconds", time.perf_counter() - started)
                     raise optuna.TrialPruned(why)
 
         started = time.perf_counter()
         try:
-            r = short_train(cfg, data, epochs, seed=trial_seed_base + trial.number, explode_factor=None,
-                            on_loss=on_loss)
+            with _Interruptible():
+                r = short_train(cfg, data, epochs, seed=trial_seed_base + trial.number, explode_factor=None,
+                                on_loss=on_loss)
         except Diverged as e:
             trial.report(float("inf"), max(e.iteration, 1))
             trial.set_user_attr("stopped", e.reason)
@@ -398,6 +452,7 @@ def _run_stage(study, budget, objective, on_trial=None):
     optuna = _optuna()
     from optuna.trial import TrialState
     while True:
+        _STOP.check()
         optuna.storages.fail_stale_trials(study)
         c = _counts(study)
         if c[TrialState.COMPLETE] + c[TrialState.PRUNED] + c[TrialState.RUNNING] >= budget:
@@ -412,6 +467,7 @@ def _wait_stage(study, budget, timeout):
     from optuna.trial import TrialState
     deadline = time.monotonic() + timeout
     while True:
+        _STOP.check()
         optuna.storages.fail_stale_trials(study)
         c = _counts(study)
         if c[TrialState.RUNNING] == 0:
@@ -440,6 +496,19 @@ def _stage_data(spec):
 def work(storage, name, worker_index=0, seed=None, on_trial=None):
     """One worker: trials of the coarse stage until it has its budget, then (after the coarse
     stage has finished everywhere) trials of the fine stage. storage: a URL or an open storage."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return _work(storage, name, worker_index, seed, on_trial)
+    _STOP.requested = False
+    previous = signal.signal(signal.SIGINT, _STOP)
+    try:
+        return _work(storage, name, worker_index, seed, on_trial)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _work(storage, name, worker_index, seed, on_trial):
     from optuna.trial import TrialState
     if isinstance(storage, str):
         storage = open_storage(storage)
@@ -657,14 +726,20 @@ def _run_workers(args, storage, spec):
             time.sleep(1.0)
         _print_new(storage, args.study, seen)
     except KeyboardInterrupt:
+        # each worker stops its trial (marked failed, run again on resume) and exits
         for p in procs:
             if p.poll() is None:
-                p.terminate()
+                p.send_signal(signal.SIGINT)
         for p in procs:
             try:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                p.kill()
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
         raise
     finally:
         for log in logs:

@@ -155,12 +155,12 @@ def test_an_interrupted_search_resumes_where_it_stopped(fmnist, tmp_path):
             time.sleep(0.2)
         assert proc.poll() is None, "the search finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
+        stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130 and "run the same command to resume" in stdout
+    assert proc.returncode == 130 and "run the same command to resume" in stdout, (stdout, stderr)
     states = [t.state for t in _trials(out / "study.db", "coarse")[1]]
     done_before = sum(s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for s in states)
     assert 3 <= done_before < 30

@@ -478,10 +478,10 @@ def train(args):
     path = out / "model.npz"
 
     print(model)
-    print("%s: %d train, %d validation, %d test rows (%s preprocessing); %s, lr %g, batch %d, %s%d epochs"
+    print("%s: %d train, %d validation, %d test rows (%s preprocessing); %s, lr %g, batch %d, %s"
           % (cfg["dataset"], len(data["X_train"]), len(data["X_val"]), len(X_test), cfg["preprocess"],
              cfg["update_rule"], cfg["lr"], cfg["batch_size"],
-             ("epochs %d-" % (ckpt.epoch + 1)) if ckpt else "", cfg["epochs"]))
+             ("epochs %d-%d" % (ckpt.epoch + 1, cfg["epochs"])) if ckpt else "%d epochs" % cfg["epochs"]))
     if ckpt:
         print("continuing %s from epoch %d (best validation accuracy so far %.2f%%)"
               % (args.resume, ckpt.epoch, 100 * state["best_val_acc"]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["training_curves", "first_layer_grid", "search_scatter", "image_grid"]
+__all__ = ["training_curves", "first_layer_grid", "weight_images", "search_scatter", "image_grid"]
 
 
 def _pyplot():
@@ -74,6 +74,15 @@ def training_curves(path, loss_history, train_acc_history, val_acc_history, test
     return Path(path)
 
 
+def weight_images(W1, shape, layout="hwc", count=64):
+    """The first count columns of W1 (D, H1) as (count, H, W, C) images; layout 'chw' means a data
+    row holds channel planes one after the other (CIFAR-10's pickle rows)."""
+    h, w, c = shape
+    k = min(count, W1.shape[1])
+    cols = np.asarray(W1)[:, :k].T
+    return cols.reshape(k, c, h, w).transpose(0, 2, 3, 1) if layout == "chw" else cols.reshape(k, h, w, c)
+
+
 def first_layer_grid(path, W1, shape, layout="hwc", count=64, title=None):
     """The first count columns of W1 (D, H1) as images of shape (H, W, C) in a grid. layout
     'chw' means a row of the data holds channel planes one after the other (CIFAR-10)."""
@@ -81,11 +90,9 @@ def first_layer_grid(path, W1, shape, layout="hwc", count=64, title=None):
     if plt is None:
         return None
     W1 = np.asarray(W1, dtype=np.float64)
-    h, w, c = shape
     k = min(count, W1.shape[1])
-    cols = W1[:, :k].T
-    images = cols.reshape(k, c, h, w).transpose(0, 2, 3, 1) if layout == "chw" else cols.reshape(k, h, w, c)
-    grid = image_grid(images, padding=2)
+    c = shape[2]
+    grid = image_grid(weight_images(W1, shape, layout, count), padding=2)
     fig = plt.figure(figsize=(6.5, 6.5))
     if c == 1:
         plt.imshow(grid[:, :, 0], cmap="gray", interpolation="nearest")

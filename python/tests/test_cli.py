@@ -158,6 +158,22 @@ def test_cifar10_trains_end_to_end_with_colour_weight_images(tmp_path):
     assert "cifar10 test split: 30 rows" in ev.stdout
 
 
+def test_weight_images_put_cifar_channel_planes_in_colour_and_fashion_pixels_in_rows():
+    from swiftnn.plots import image_grid, weight_images
+    W1 = np.zeros((3072, 2))
+    W1[:1024, 0] = 1.0          # unit 0 looks at the red plane only
+    W1[2048 + 5 * 32 + 7, 1] = 1.0  # unit 1 at the blue value of pixel (row 5, column 7)
+    images = weight_images(W1, (32, 32, 3), "chw")
+    assert images.shape == (2, 32, 32, 3)
+    assert np.all(images[0, :, :, 0] == 1) and not images[0, :, :, 1:].any()
+    assert images[1, 5, 7, 2] == 1 and images[1].sum() == 1
+    F = np.zeros((784, 1))
+    F[3 * 28 + 20, 0] = 2.0
+    assert weight_images(F, (28, 28, 1), "hwc")[0, 3, 20, 0] == 2.0
+    grid = image_grid(images, padding=1)
+    assert grid.shape == (32 * 2 + 1, 32 * 2 + 1, 3) and grid[0, 0, 0] == 1.0
+
+
 def test_ctrl_c_keeps_the_last_completed_epoch(fmnist, tmp_path):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     out = tmp_path / "out"

@@ -8,6 +8,7 @@ help:
 	@echo "make run     install what is missing, build, and train a network on Fashion-MNIST"
 	@echo "make demo    a two-layer net on spiral data through the layer API"
 	@echo "make test    install what is missing, build, and run the Swift and Python tests"
+	@echo "make notebooks  run every notebook on the full data; executed copies in out/notebooks/"
 	@echo "make build   build libswiftnn.so (release) and install the Python package in place"
 	@echo "make clean   remove build products"
 
@@ -34,6 +35,12 @@ test-swift:
 
 test-python:
 	$(PYTHON) -m pytest python/tests
+
+# The notebooks, top to bottom with outputs in out/notebooks/ (the committed ones stay without
+# outputs). NOTEBOOK_ARGS=--small runs them on the test suite's small data.
+.PHONY: notebooks
+notebooks: deps-dev build
+	$(PYTHON) notebooks/run_notebooks.py $(NOTEBOOK_ARGS)
 
 clean:
 	rm -rf .build build dist python/*.egg-info python/swiftnn/libswiftnn.so

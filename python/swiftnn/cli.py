@@ -89,7 +89,7 @@ def _add_network_args(p, search=False):
     g.add_argument("--normalization", choices=["none", "batchnorm", "layernorm"], default="batchnorm",
                    help="normalization after each hidden affine layer")
     if not search:
-        g.add_argument("--dropout", type=float, default=0.8, metavar="P",
+        g.add_argument("--dropout", type=float, default=0.6, metavar="P",
                        help="dropout keep probability, in (0, 1]; 1 = no dropout")
     g.add_argument("--activation", choices=["relu", "leaky_relu"], default="relu", help="hidden activation")
     g.add_argument("--init", choices=["he", "xavier", "scale"], default="scale" if search else "he",
@@ -179,7 +179,7 @@ def _parser():
     _add_network_args(t)
     _add_optim_args(t)
     g = t.add_argument_group("run")
-    g.add_argument("--epochs", type=_positive_int, default=12, metavar="N", help="epochs to train (in all, with --resume)")
+    g.add_argument("--epochs", type=_positive_int, default=20, metavar="N", help="epochs to train (in all, with --resume)")
     g.add_argument("--patience", type=_positive_int, default=None, metavar="N",
                    help="early stopping: stop after N epochs without a better validation accuracy")
     g.add_argument("--seed", type=int, default=0, help="seed of weights, minibatches and dropout")

@@ -62,8 +62,13 @@ def training_curves(path, loss_history, train_acc_history, val_acc_history, test
     ax2.plot(epochs, 100 * np.asarray(val_acc_history), "o-", label="validation")
     if test_acc is not None:
         ax2.axhline(100 * test_acc, color="gray", ls="--", label="test %.2f%%" % (100 * test_acc))
-    low = min(list(val_acc_history) + list(train_acc_history[1:] or train_acc_history) or [0.0])
-    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(max(0.0, 100 * low - 5), 100.5))
+    # the check after the first iteration (epoch 0) is near chance: keep it from squashing the scale
+    later = list(val_acc_history[1:]) + list(train_acc_history[1:])
+    low = min(later or list(val_acc_history) + list(train_acc_history) or [0.0])
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(max(0.0, 100 * low - 3), 100.5))
+    if later and len(val_acc_history) and val_acc_history[0] < low:
+        ax2.annotate("epoch 0: val %.1f%% (below the axis)" % (100 * val_acc_history[0]), xy=(0.02, 0.02),
+                     xycoords="axes fraction", fontsize=8, color="0.4")
     ax2.legend(loc="lower right")
     ax2.grid(alpha=0.3)
     if title:

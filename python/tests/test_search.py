@@ -94,7 +94,8 @@ def test_divergence_pruner_stops_nan_and_losses_above_three_times_the_start():
 
 def test_two_worker_processes_share_one_sqlite_study(fmnist, tmp_path):
     out = tmp_path / "search"
-    p = run("search", "--data", fmnist, *TINY, "--coarse-trials", "12", "--coarse-epochs", "2", "--fine-trials", "4",
+    # trials long enough (4 epochs of 8 steps) that the second process starts before the first is done
+    p = run("search", "--data", fmnist, *TINY, "--coarse-trials", "12", "--coarse-epochs", "4", "--fine-trials", "4",
             "--fine-epochs", "2", "--workers", "2", "--seed", "0", "--out", out)
     coarse, coarse_trials = _trials(out / "study.db", "coarse")
     fine, fine_trials = _trials(out / "study.db", "fine")
@@ -127,7 +128,7 @@ def test_two_worker_processes_share_one_sqlite_study(fmnist, tmp_path):
     assert "epoch 2/2" in rerun.stdout and "test accuracy" in rerun.stdout
 
     # running the same command again resumes the finished study: nothing left to do
-    again = run("search", "--data", fmnist, *TINY, "--coarse-trials", "12", "--coarse-epochs", "2", "--fine-trials", "4",
+    again = run("search", "--data", fmnist, *TINY, "--coarse-trials", "12", "--coarse-epochs", "4", "--fine-trials", "4",
                 "--fine-epochs", "2", "--workers", "1", "--out", out)
     assert "exists: resuming it" in again.stdout
     assert len(_trials(out / "study.db", "coarse")[1]) == len(coarse_trials)
@@ -174,7 +175,8 @@ def test_an_interrupted_search_resumes_where_it_stopped(fmnist, tmp_path):
 def test_diverging_trials_are_pruned_with_the_reason(fmnist, tmp_path):
     out = tmp_path / "search"
     p = run("search", "--data", fmnist, "--num-train", "500", "--coarse-train", "300", "--batch-size", "50",
-            "--hidden", "64", "--normalization", "none", "--update-rule", "sgd_momentum", "--lr", "5", "50",
+            "--hidden", "64", "--normalization", "none", "--activation", "leaky_relu",  # no dead units
+            "--update-rule", "sgd_momentum", "--lr", "50", "500", "--seed", "0",
             "--coarse-trials", "3", "--fine-trials", "0", "--workers", "1", "--out", out, check=False)
     assert p.returncode == 1 and "no trial finished" in p.stdout
     _, trials = _trials(out / "study.db", "coarse")

@@ -11,7 +11,8 @@
  *    until its next failing call. Outputs are unspecified after a failure.
  *  - Labels are int64_t class indices in [0, c).
  *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
- *    which is per thread.
+ *    which is per thread. Calls on one network plan or one trainer from several threads
+ *    run one at a time (each handle has a lock); calls on different handles run in parallel.
  */
 #ifndef SWIFTNN_H
 #define SWIFTNN_H
@@ -88,7 +89,8 @@ int32_t snn_svm_loss_f64(double *loss, double *dx, const double *x, const int64_
  * mode SNN_MODE_TRAIN: batch mean, biased var and inv_std = 1/sqrt(var + eps) (each d) are
  *   written out; running_mean/running_var (d) become momentum*running + (1-momentum)*batch.
  * mode SNN_MODE_TEST: running statistics are read only; mean and var are ignored (nullable),
- *   inv_std is nullable and receives 1/sqrt(running_var + eps) when given.
+ *   inv_std is nullable and receives 1/sqrt(running_var + eps) when given. A running_var
+ *   that is not finite or has running_var + eps <= 0 returns SNN_E_VALUE.
  * eps > 0 and momentum in [0, 1], both finite. */
 int32_t snn_batchnorm_forward_f32(float *out, float *mean, float *var, float *inv_std,
                                   float *running_mean, float *running_var,
@@ -152,7 +154,9 @@ int32_t snn_dropout_backward_f64(double *dx, const double *dout, const double *m
  *            the step count after this step's increment)
  * AdaGrad:   c += dw^2; w -= lr*dw/(sqrt(c)+eps)                     (s1 = c)
  * State buffers a rule does not use are nullable. Hyperparameters must be finite and >= 0;
- * momentum, decay_rate, beta1, beta2 in [0, 1] (beta1, beta2 < 1 for Adam). */
+ * momentum, decay_rate, beta1, beta2 in [0, 1] (beta1, beta2 < 1 for Adam); learning_rate
+ * finite in the buffers' precision; epsilon > 0 in that precision for RMSProp, Adam and
+ * AdaGrad (0 would divide 0 by 0 on a zero gradient). Else SNN_E_VALUE. */
 #define SNN_RULE_SGD       0
 #define SNN_RULE_MOMENTUM  1
 #define SNN_RULE_NESTEROV  2
@@ -188,7 +192,9 @@ int32_t snn_update_many_f64(int32_t rule, int64_t count, double *const *w, doubl
  * with dims = [input, hidden..., classes] (num_dims = L + 1). A plan owns its workspace,
  * sized for the largest batch seen. Parameters are passed on every call as a table in the
  * order W1, b1, ..., WL, bL, then gamma1, beta1, ..., gamma(L-1), beta(L-1) when normalized;
- * Wl is (dims[l-1], dims[l]). keep is the dropout keep probability (1 = no dropout). */
+ * Wl is (dims[l-1], dims[l]). keep is the dropout keep probability (1 = no dropout).
+ * Each dims[i] is in [1, 2^31 - 1] and all parameters together must be addressable (fewer
+ * than 2^58 elements), else SNN_E_SIZE. */
 #define SNN_NORM_NONE  0
 #define SNN_NORM_BATCH 1
 #define SNN_NORM_LAYER 2
@@ -208,8 +214,10 @@ int32_t snn_net_destroy(snn_net *net);
  * with masks drawn from seed (layer l from SplitMix64(seed)'s l-th output), *loss = mean
  * softmax loss + 0.5*reg*sum(W^2), every gradient written to `grads` (same table layout).
  * Without y (NULL): test mode — scores (n, classes) written, grads nullable. eps and momentum
- * are per hidden layer (nullable: 1e-5 and 0.9). x is (n, d) with d = dims[0]. On failure the
- * running statistics are left as they were. */
+ * are per hidden layer (nullable: 1e-5 and 0.9). x is (n, d) with d = dims[0]. A loss that is
+ * not finite (NaN/Inf in the scores, or an L2 term past double) returns SNN_E_NONFINITE; test
+ * mode checks the running variances as snn_batchnorm_forward does. On failure the running
+ * statistics are left as they were. */
 int32_t snn_net_loss_f32(snn_net *net, double *loss, float *scores, float *const *grads,
                          float *const *running, const float *const *params, const float *x,
                          const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,

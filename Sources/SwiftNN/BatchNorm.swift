@@ -45,6 +45,16 @@ public func batchNormForwardTrain<T: Scalar>(out: UnsafeMutablePointer<T>, mean:
     scaleShiftColumns(out: out, x: x, center: mean, invStd: invStd, gamma: gamma, beta: beta, n: n, d: d)
 }
 
+/// Throws unless every running variance is a finite value with running σ² + eps > 0: a
+/// negative or non-finite one would make test mode's 1/√(σ² + eps) NaN for every row.
+@inlinable
+public func checkRunningVariance<T: Scalar>(_ runningVariance: UnsafePointer<T>, d: Int, eps: T,
+                                            name: String = "running_var") throws(EngineError) {
+    for j in 0..<d where !(runningVariance[j].isFinite && runningVariance[j] + eps > 0) {
+        throw EngineError(.badValue, "\(name)[\(j)] = \(runningVariance[j]), expected a finite variance >= 0")
+    }
+}
+
 /// Test mode: out (n, d) = gamma · (x − running μ)/√(running σ² + eps) + beta.
 /// invStd (d) is scratch.
 @inlinable

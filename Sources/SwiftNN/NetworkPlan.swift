@@ -249,6 +249,8 @@ public final class NetworkPlan<T: Scalar> {
                             throw EngineError(error.status, "layer \(l + 1): \(error.message)")
                         }
                     } else {
+                        try checkRunningVariance(running[2 * l + 1], d: h, eps: eps,
+                                                 name: "layer \(l + 1): running_var")
                         batchNormForwardTest(out: act[l], invStd: invStd[l], x: pre[l], gamma: gamma, beta: beta,
                                              runningMean: running[2 * l], runningVariance: running[2 * l + 1],
                                              n: n, d: h, eps: eps)
@@ -304,14 +306,19 @@ public final class NetworkPlan<T: Scalar> {
             var squares = 0.0
             for l in 0..<L {
                 let w = params[2 * l], dw = grads[2 * l]
-                var s: T = 0
+                // Summed in Double: Float squares of large weights overflow long before the loss does.
+                var s = 0.0
                 for i in 0..<(dims[l] * dims[l + 1]) {
-                    s += w[i] * w[i]
+                    s += Double(w[i]) * Double(w[i])
                     dw[i] += r * w[i]
                 }
-                squares += Double(s)
+                squares += s
             }
             loss += 0.5 * reg * squares
+            if !loss.isFinite {
+                if let running { restoreRunning(running) }
+                throw EngineError(.nonFinite, "the loss is \(loss): the L2 term 0.5·reg·ΣW² = 0.5 · \(reg) · \(squares) overflows")
+            }
         }
         return loss
     }

@@ -23,6 +23,19 @@ func hyperparameters(_ config: UnsafeRawPointer?, rule: UpdateRule) throws(Engin
     return h
 }
 
+/// The hyperparameters as precision T sees them: a learning rate that overflows T would turn
+/// every weight into Inf or NaN, and an epsilon that is 0 in T makes the adaptive rules divide
+/// 0 by 0 on a zero gradient.
+func checkPrecision<T: Scalar>(_ h: UpdateHyperparameters, _ rule: UpdateRule, _: T.Type) throws(EngineError) {
+    guard T(h.learningRate).isFinite else {
+        throw EngineError(.badValue, "config.learning_rate = \(h.learningRate) overflows \(T.self)")
+    }
+    if rule == .rmsprop || rule == .adam || rule == .adagrad, !(T(h.epsilon) > 0) {
+        throw EngineError(.badValue, "config.epsilon = \(h.epsilon) is 0 in \(T.self); RMSProp, Adam and AdaGrad "
+                          + "divide by sqrt(cache) + epsilon and need epsilon > 0")
+    }
+}
+
 func updateRule(_ rule: Int32) throws(EngineError) -> UpdateRule {
     guard let r = UpdateRule(rawValue: rule) else {
         throw EngineError(.badValue, "rule = \(rule), expected one of SNN_RULE_SGD (0) ... SNN_RULE_ADAGRAD (5)")
@@ -37,6 +50,7 @@ func updateChecked<T: Scalar>(_ rule: Int32, _ w: Out<T>, _ s1: Out<T>, _ s2: Ou
         let count = try size(count, "count")
         _ = try elements(count, 1, "w")
         let h = try hyperparameters(config, rule: rule)
+        try checkPrecision(h, rule, T.self)
         let s1 = rule.stateCount >= 1 ? try required(s1, "s1") : s1
         let s2 = rule.stateCount >= 2 ? try required(s2, "s2") : s2
         updateStep(rule, w: try required(w, "w"), dw: try required(dw, "dw"), s1: s1, s2: s2, count: count, h)
@@ -64,6 +78,7 @@ func updateManyChecked<T: Scalar>(_ rule: Int32, _ count: Int64, _ w: Table<T>, 
         let rule = try updateRule(rule)
         let count = try size(count, "count")
         let h = try hyperparameters(config, rule: rule)
+        try checkPrecision(h, rule, T.self)
         let sizes = try required(sizes, "sizes")
         for i in 0..<count where sizes[i] < 1 || sizes[i] > Int64(Int.max / 8) {
             throw EngineError(.badSize, "sizes[\(i)] = \(sizes[i]), expected a size >= 1 that can be addressed")

@@ -24,6 +24,7 @@ func batchNormForwardChecked<T: Scalar>(_ out: Out<T>, _ mean: Out<T>, _ varianc
                                   runningVariance: runningVariance, x: x, gamma: gamma, beta: beta,
                                   n: n, d: d, eps: eps, momentum: momentum)
         case .test:
+            try checkRunningVariance(runningVariance, d: d, eps: eps)
             try withScratch(invStd, count: d) { (work: UnsafeMutablePointer<T>) throws(EngineError) in
                 batchNormForwardTest(out: out, invStd: work, x: x, gamma: gamma, beta: beta,
                                      runningMean: runningMean, runningVariance: runningVariance,

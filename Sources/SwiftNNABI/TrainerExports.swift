@@ -11,7 +11,18 @@ final class TrainerHandle {
         case f64(Trainer<Double>)
     }
     let trainer: Precision
-    init(_ trainer: Precision) { self.trainer = trainer }
+    /// Held for the whole of an export's call: a trainer's buffers and counters are shared
+    /// state, so calls on one handle from several threads run one at a time.
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    init(_ trainer: Precision) {
+        self.trainer = trainer
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
 
     func configure(rule: UpdateRule, _ hyper: UpdateHyperparameters, reg: Double) {
         switch trainer {
@@ -105,6 +116,16 @@ public func snn_trainer_destroy(_ trainer: UnsafeMutableRawPointer?) -> Int32 {
     }
 }
 
+/// Runs an export's body on a live trainer of either precision, holding the trainer's lock.
+func exclusive(_ handle: UnsafeMutableRawPointer?, _ body: (TrainerHandle) throws(EngineError) -> Void) -> Int32 {
+    guarded { () throws(EngineError) in
+        let t = try anyTrainer(handle)
+        pthread_mutex_lock(t.mutex)
+        defer { pthread_mutex_unlock(t.mutex) }
+        try body(t)
+    }
+}
+
 func anyTrainer(_ handle: UnsafeMutableRawPointer?) throws(EngineError) -> TrainerHandle {
     try handles.lookup(handle, as: TrainerHandle.self, "trainer")
 }
@@ -112,10 +133,13 @@ func anyTrainer(_ handle: UnsafeMutableRawPointer?) throws(EngineError) -> Train
 @_cdecl("snn_trainer_set_optimizer")
 public func snn_trainer_set_optimizer(_ trainer: UnsafeMutableRawPointer?, _ rule: Int32, _ config: UnsafeRawPointer?,
                                       _ reg: Double) -> Int32 {
-    guarded { () throws(EngineError) in
-        let t = try anyTrainer(trainer)
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
         let rule = try updateRule(rule)
         let h = try hyperparameters(config, rule: rule)
+        switch t.trainer {
+        case .f32: try checkPrecision(h, rule, Float.self)
+        case .f64: try checkPrecision(h, rule, Double.self)
+        }
         t.configure(rule: rule, h, reg: try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude))
     }
 }
@@ -123,8 +147,7 @@ public func snn_trainer_set_optimizer(_ trainer: UnsafeMutableRawPointer?, _ rul
 @_cdecl("snn_trainer_set_schedule")
 public func snn_trainer_set_schedule(_ trainer: UnsafeMutableRawPointer?, _ kind: Int32, _ decay: Double,
                                      _ warmup: Int64, _ totalIterations: Int64, _ patience: Int64) -> Int32 {
-    guarded { () throws(EngineError) in
-        let t = try anyTrainer(trainer)
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
         guard let schedule = Schedule(rawValue: kind) else {
             throw EngineError(.badValue, "kind = \(kind), expected SNN_SCHEDULE_STEP (0) or SNN_SCHEDULE_COSINE (1)")
         }
@@ -140,8 +163,7 @@ public func snn_trainer_set_schedule(_ trainer: UnsafeMutableRawPointer?, _ kind
 func trainerSetDataChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<T>, _ yTrain: UnsafePointer<Int64>?,
                                       _ nTrain: Int64, _ xVal: In<T>, _ yVal: UnsafePointer<Int64>?, _ nVal: Int64,
                                       _ d: Int64, _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
-    guarded { () throws(EngineError) in
-        let handle = try anyTrainer(trainer)
+    exclusive(trainer) { (handle: TrainerHandle) throws(EngineError) in
         let t: Trainer<T>
         switch handle.trainer {
         case .f32(let f) where T.self == Float.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
@@ -176,8 +198,7 @@ public func snn_trainer_set_data_f64(_ trainer: UnsafeMutableRawPointer?, _ xTra
 @_cdecl("snn_trainer_run")
 public func snn_trainer_run(_ trainer: UnsafeMutableRawPointer?, _ maxSteps: Int64, _ losses: UnsafeMutablePointer<Double>?,
                             _ stepsDone: UnsafeMutablePointer<Int64>?, _ epochEnded: UnsafeMutablePointer<Int32>?) -> Int32 {
-    guarded { () throws(EngineError) in
-        let t = try anyTrainer(trainer)
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
         let maxSteps = try size(maxSteps, "max_steps")
         let losses = try required(losses, "losses")
         stepsDone?.pointee = 0
@@ -191,8 +212,7 @@ public func snn_trainer_run(_ trainer: UnsafeMutableRawPointer?, _ maxSteps: Int
 public func snn_trainer_evaluate(_ trainer: UnsafeMutableRawPointer?, _ trainAcc: UnsafeMutablePointer<Double>?,
                                  _ valAcc: UnsafeMutablePointer<Double>?, _ improved: UnsafeMutablePointer<Int32>?,
                                  _ stop: UnsafeMutablePointer<Int32>?) -> Int32 {
-    guarded { () throws(EngineError) in
-        let t = try anyTrainer(trainer)
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
         let result = try t.check()
         trainAcc?.pointee = result.train
         valAcc?.pointee = result.validation
@@ -203,14 +223,14 @@ public func snn_trainer_evaluate(_ trainer: UnsafeMutableRawPointer?, _ trainAcc
 
 @_cdecl("snn_trainer_restore_best")
 public func snn_trainer_restore_best(_ trainer: UnsafeMutableRawPointer?) -> Int32 {
-    guarded { () throws(EngineError) in try anyTrainer(trainer).restore() }
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in t.restore() }
 }
 
 @_cdecl("snn_trainer_state")
 public func snn_trainer_state(_ trainer: UnsafeMutableRawPointer?, _ iteration: UnsafeMutablePointer<Int64>?,
                               _ epoch: UnsafeMutablePointer<Int64>?, _ learningRate: UnsafeMutablePointer<Double>?) -> Int32 {
-    guarded { () throws(EngineError) in
-        let p = try anyTrainer(trainer).progress
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
+        let p = t.progress
         iteration?.pointee = Int64(p.iteration)
         epoch?.pointee = Int64(p.epoch)
         learningRate?.pointee = p.learningRate
@@ -220,8 +240,7 @@ public func snn_trainer_state(_ trainer: UnsafeMutableRawPointer?, _ iteration: 
 @_cdecl("snn_trainer_set_progress")
 public func snn_trainer_set_progress(_ trainer: UnsafeMutableRawPointer?, _ iteration: Int64, _ epoch: Int64,
                                      _ bestValAcc: Double) -> Int32 {
-    guarded { () throws(EngineError) in
-        let t = try anyTrainer(trainer)
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
         guard iteration >= 0, epoch >= 0 else {
             throw EngineError(.badValue, "iteration = \(iteration), epoch = \(epoch), expected both >= 0")
         }

@@ -11,7 +11,7 @@ import ctypes
 import numpy as np
 
 from . import _native
-from ._arrays import call, floats, require_shape
+from ._arrays import _real_dtype, call, floats, require_shape
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad", "Optimizer"]
 
@@ -41,6 +41,8 @@ def _state(where, config, name, shape, dt):
     if value is None:
         value = np.zeros(shape, dt)
     else:
+        value = np.asarray(value)
+        _real_dtype(where, "config['%s']" % name, value)   # complex would lose its imaginary part
         value = np.ascontiguousarray(value, dtype=dt)
         require_shape(where, "config['%s']" % name, value, shape, "the shape of w")
     config[name] = value
@@ -180,7 +182,9 @@ class Optimizer:
                                  % (name, self.dtype))
             if name not in grads:
                 raise ValueError("Optimizer.step: grads has no entry for %r" % name)
-            g = np.ascontiguousarray(grads[name], dtype=self.dtype)
+            g = np.asarray(grads[name])
+            _real_dtype("Optimizer.step", "grads[%r]" % name, g)
+            g = np.ascontiguousarray(g, dtype=self.dtype)
             require_shape("Optimizer.step", "grads[%r]" % name, g, w.shape, "the shape of the parameter")
             keep.append(g)
             states = self.state.setdefault(name, [np.zeros_like(w) for _ in _STATE[code]])

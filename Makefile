@@ -11,6 +11,7 @@ help:
 	@echo "make notebooks  run every notebook on the full data; executed copies in out/notebooks/"
 	@echo "make build   build libswiftnn.so (release) and install the Python package in place"
 	@echo "make clean   remove build products"
+	@echo "make sanitize  the library under AddressSanitizer (XCTest + Python tests) and ThreadSanitizer"
 
 deps:
 	@scripts/install-deps.sh requirements.txt
@@ -44,3 +45,9 @@ notebooks: deps-dev build
 
 clean:
 	rm -rf .build build dist python/*.egg-info python/swiftnn/libswiftnn.so
+
+# Sanitizers (AddressSanitizer + LeakSanitizer, ThreadSanitizer): scripts/sanitize.sh says what
+# runs. Builds in .build-asan/ and .build-tsan/; SANITIZE_EXAMPLES sets the property examples.
+.PHONY: sanitize
+sanitize: deps-dev build
+	SWIFT=$(SWIFT) PYTHON=$(PYTHON) scripts/sanitize.sh

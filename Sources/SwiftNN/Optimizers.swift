@@ -68,16 +68,17 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
         }
     case .rmsprop:
         guard let cache = s1 else { return }
-        let decay = T(h.decayRate)
+        // 1 − decay in Double, then rounded: in Float, 1 − Float(0.99) keeps only part of its digits.
+        let decay = T(h.decayRate), keep = T(1 - h.decayRate)
         let tail = count - count % Lanes<T>.scalarCount
         for i in stride(from: 0, to: tail, by: Lanes<T>.scalarCount) {
             let g = lanes(dw + i)
-            let c = decay * lanes(cache + i) + (1 - decay) * g * g
+            let c = decay * lanes(cache + i) + keep * g * g
             store(c, cache + i)
             store(lanes(w + i) - lr * g / (c.squareRoot() + eps), w + i)
         }
         for i in tail..<count {
-            cache[i] = decay * cache[i] + (1 - decay) * dw[i] * dw[i]
+            cache[i] = decay * cache[i] + keep * dw[i] * dw[i]
             w[i] -= lr * dw[i] / (cache[i].squareRoot() + eps)
         }
     case .adagrad:
@@ -96,20 +97,23 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
     case .adam:
         guard let m = s1, let v = s2 else { return }
         let b1 = T(h.beta1), b2 = T(h.beta2)
+        // 1 − β in Double, then rounded: 1 − Float(0.999) is off by 1.3e-5 relative, which would
+        // put the Float step off by 6e-6 against the bias correction computed below.
+        let ob1 = T(1 - h.beta1), ob2 = T(1 - h.beta2)
         // Bias corrections in Double: 1 − β^t loses digits in Float for large t.
         let c1 = T(1 / (1 - pow(h.beta1, Double(h.t)))), c2 = T(1 / (1 - pow(h.beta2, Double(h.t))))
         let tail = count - count % Lanes<T>.scalarCount
         for i in stride(from: 0, to: tail, by: Lanes<T>.scalarCount) {
             let g = lanes(dw + i)
-            let mi = b1 * lanes(m + i) + (1 - b1) * g
-            let vi = b2 * lanes(v + i) + (1 - b2) * g * g
+            let mi = b1 * lanes(m + i) + ob1 * g
+            let vi = b2 * lanes(v + i) + ob2 * g * g
             store(mi, m + i)
             store(vi, v + i)
             store(lanes(w + i) - lr * (mi * c1) / ((vi * c2).squareRoot() + eps), w + i)
         }
         for i in tail..<count {
-            m[i] = b1 * m[i] + (1 - b1) * dw[i]
-            v[i] = b2 * v[i] + (1 - b2) * dw[i] * dw[i]
+            m[i] = b1 * m[i] + ob1 * dw[i]
+            v[i] = b2 * v[i] + ob2 * dw[i] * dw[i]
             w[i] -= lr * (m[i] * c1) / ((v[i] * c2).squareRoot() + eps)
         }
     }

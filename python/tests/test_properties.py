@@ -299,7 +299,8 @@ def test_batchnorm_train_matches_reference(data, inputs, eps, momentum):
     rout, mu, var, new_m, new_v = ref.batchnorm_forward_train(X, G, B, eps, momentum, rm.astype(dt), rv.astype(dt))
     check_dtype(out, dt, "out")
     assert np.all(np.isfinite(out))
-    scale = max(1.0, float(np.max(np.abs(G) * np.max(np.abs(X - mu), axis=0) / np.sqrt(var + eps)) + np.max(np.abs(B))))
+    # Rounding in the mean (relative to |x|) is amplified by gamma / std.
+    scale = max(1.0, float(np.max(np.abs(G) * np.max(np.abs(X), axis=0) / np.sqrt(var + eps)) + np.max(np.abs(B))))
     check_close(out, rout, dt, "out", inner=n, scale=scale)
     check_close(param["running_mean"], new_m, dt, "running_mean", inner=n)
     check_close(param["running_var"], new_v, dt, "running_var", inner=n)
@@ -339,7 +340,8 @@ def test_layernorm_matches_reference(data, inputs, eps):
     X, G, B = (as_compute(v, dt) for v in (x64, g64, b64))
     mu = X.mean(axis=1, keepdims=True)
     var = ((X - mu) ** 2).mean(axis=1, keepdims=True)
-    scale = max(1.0, float(np.max(np.abs(G) * np.abs(X - mu) / np.sqrt(var + eps)) + np.max(np.abs(B))))
+    scale = max(1.0, float(np.max(np.abs(G) * np.max(np.abs(X), axis=1, keepdims=True) / np.sqrt(var + eps))
+                           + np.max(np.abs(B))))
     check_close(out, ref.layernorm_forward(X, G, B, eps), dt, "out", inner=d, scale=scale)
     dout, dout64 = data.draw(operand((n, d), dtypes=[dt]))
     dx, dgamma, dbeta = layers.layernorm_backward(dout, cache)
@@ -470,7 +472,7 @@ def test_fully_connected_net_matches_reference(data, hidden, n, d, c, norm, keep
                                   num_layers=model.num_layers, normalization=norm, keep=keep,
                                   seed=model.dropout_param.get("seed", 0), reg=reg, bn_params=bn,
                                   activation=activation, mask_dtype=dt)
-    loose = 1 if dt == F64 else 50
+    loose = (1 if norm is None else 4) if dt == F64 else 50
     check_close(loss, rloss, dt, "loss", inner=max(hidden + [d]), loose=loose)
     for k in grads:
         check_dtype(grads[k], dt, k)

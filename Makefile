@@ -12,6 +12,8 @@ help:
 	@echo "make build   build libswiftnn.so (release) and install the Python package in place"
 	@echo "make clean   remove build products"
 	@echo "make sanitize  the library under AddressSanitizer (XCTest + Python tests) and ThreadSanitizer"
+	@echo "make bench   benchmark against NumPy (and JAX, PyTorch when installed); writes bench/RESULTS.md"
+	@echo "make bench-peers  install the benchmark's peers: jax and torch==2.13.0+cpu"
 
 deps:
 	@scripts/install-deps.sh requirements.txt
@@ -45,6 +47,14 @@ notebooks: deps-dev build
 
 clean:
 	rm -rf .build build dist python/*.egg-info python/swiftnn/libswiftnn.so
+
+# Benchmarks, not part of the tests. BENCH_ARGS passes flags to bench/run.py (e.g. --quick).
+.PHONY: bench bench-peers
+bench: deps build
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+bench-peers:
+	$(PYTHON) -m pip install jax "torch==2.13.0+cpu"
 
 # Sanitizers (AddressSanitizer + LeakSanitizer, ThreadSanitizer): scripts/sanitize.sh says what
 # runs. Builds in .build-asan/ and .build-tsan/; SANITIZE_EXAMPLES sets the property examples.

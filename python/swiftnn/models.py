@@ -106,6 +106,17 @@ class _PlannedNet:
     def _compute_dtype(self):
         return np.dtype(np.float64)
 
+    def summary(self):
+        """A table of the layers: output shape, parameters and their count, the total."""
+        return summary(self)
+
+    def __repr__(self):
+        return summary(self)
+
+    def _repr_html_(self):
+        from ._summary import model_html
+        return model_html(self)
+
     def _run(self, X, y, reg, bn_params=(), seed=None):
         """Scores (N, C) when y is None, else (loss, grads)."""
         where = "%s.loss" % type(self).__name__
@@ -245,9 +256,6 @@ class FullyConnectedNet(_PlannedNet):
         seed = self.dropout_param.get("seed") if self.use_dropout else None
         return self._run(X, y, self.reg, self.bn_params, seed)
 
-    def __repr__(self):
-        return summary(self)
-
 
 class TwoLayerNet(_PlannedNet):
     """affine - relu - affine - softmax, modular assignment 1's ``fc_net.TwoLayerNet``."""
@@ -269,14 +277,13 @@ class TwoLayerNet(_PlannedNet):
         """Scores (N, C) when y is None, else (loss, grads); L2 is 0.5 * reg * sum(W**2)."""
         return self._run(X, y, self.reg)
 
-    def __repr__(self):
-        return summary(self)
-
 
 class NeuralNetTwoLayerNet(_PlannedNet):
     """2020 assignment 1's ``classifiers.neural_net.TwoLayerNet``: affine - relu - affine -
     softmax with ``train`` (minibatch SGD with learning-rate decay) and ``predict``.
     Regularization here is reg * sum(W**2), without the 0.5 factor, as in that assignment."""
+
+    _summary_name = "TwoLayerNet (neural_net)"
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4):
         dims = _positive_dims("TwoLayerNet", "sizes", [input_size, hidden_size, output_size])
@@ -323,9 +330,6 @@ class NeuralNetTwoLayerNet(_PlannedNet):
         """Predicted labels (N,) for X (N, D)."""
         return np.argmax(self.loss(X), axis=1)
 
-    def __repr__(self):
-        return summary(self)
-
 
 def _params_dtype(params):
     dt = np.result_type(*[np.asarray(v).dtype for v in params.values()])
@@ -333,20 +337,8 @@ def _params_dtype(params):
 
 
 def summary(model):
-    """A readable table of a model's layers, parameter shapes and counts."""
-    lines = ["%s (%s)" % (type(model).__name__, " -> ".join(str(d) for d in model._dims))]
-    total = 0
-    for name, shape in zip(model._names, model._shapes):
-        p = model.params.get(name)
-        size = int(np.prod(shape))
-        total += size
-        lines.append("  %-8s %-14s %10s" % (name, "x".join(map(str, shape)), format(size, ",")))
-    extras = []
-    if model._norm:
-        extras.append(model._norm)
-    if model._keep < 1:
-        extras.append("dropout keep %g" % model._keep)
-    if model._activation != "relu":
-        extras.append(model._activation)
-    lines.append("  total parameters: %s%s" % (format(total, ","), ("  [" + ", ".join(extras) + "]") if extras else ""))
-    return "\n".join(lines)
+    """A readable table of a model's layers, output shapes, parameters and counts (text).
+
+    Jupyter shows the same table as HTML (the models' ``_repr_html_``)."""
+    from ._summary import model_text
+    return model_text(model)

@@ -431,6 +431,17 @@ class Solver(object):
         self.model.params = self.best_params
 
     # ------------------------------------------------------------------------------
+    # summary: the model's table, update rule, batches, data and progress so far
+
+    def __repr__(self):
+        from ._summary import training_text
+        return training_text(self, "python")
+
+    def _repr_html_(self):
+        from ._summary import training_html
+        return training_html(self, "python")
+
+    # ------------------------------------------------------------------------------
     # progress bar
 
     def _open_bar(self, total):

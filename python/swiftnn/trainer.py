@@ -301,6 +301,15 @@ class Trainer:
     def params(self):
         return self.model.params
 
+    def __repr__(self):
+        """The model's layer table, update rule, batches, data and progress so far."""
+        from ._summary import training_text
+        return training_text(self, "native")
+
+    def _repr_html_(self):
+        from ._summary import training_html
+        return training_html(self, "native")
+
     def check_accuracy(self, X, y, num_samples=None, batch_size=1000):
         """Accuracy of the model on (X, y), computed in test mode."""
         n = X.shape[0]

@@ -10,6 +10,8 @@ once per epoch. Parameters, gradients and optimizer state live in one flat buffe
 Same seed, same machine and thread count: bit-identical histories.
 """
 import ctypes
+import signal
+import threading
 import time
 
 import numpy as np
@@ -24,6 +26,34 @@ from .solver import DivergenceError
 __all__ = ["Trainer"]
 
 _DEFAULT_LR = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2, "adam": 1e-3, "adagrad": 1e-2}
+
+
+class _DeferredInterrupt:
+    """Within it (in the main thread, with Python's default SIGINT handler), a first Ctrl-C only
+    sets ``requested``; the loop stops at its next chunk boundary, so the histories, the epoch
+    counter and an on_epoch callback (a checkpoint being written) are never cut in the middle.
+    A second Ctrl-C raises KeyboardInterrupt at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
 
 
 class Trainer:
@@ -168,16 +198,46 @@ class Trainer:
         lib = _native.lib
         config = dict(self.optim_config)
         config.setdefault("learning_rate", _DEFAULT_LR[self.update_rule])
+        self._base_lr = float(config["learning_rate"])
+        self._native_optim = config
         native = _native_config("Trainer", config, 1)
         call(lib.snn_trainer_set_optimizer(self._handle, RULES[self.update_rule], ctypes.byref(native),
                                            float(self.model.reg)), "Trainer")
+        # The step decay and the patience count are kept here, not in the library: its
+        # set_progress restarts them as pow(decay, epoch) (not the product the uninterrupted run
+        # multiplied up, which differs in the last bits from epoch ~4 on) and with no checks
+        # without improvement, so a resumed run would drift. Here both follow from the epoch
+        # and the validation history, the same for a whole and a resumed run.
         kind = 1 if self.lr_schedule == "cosine" else 0
-        call(lib.snn_trainer_set_schedule(self._handle, kind, self.lr_decay if kind == 0 else 1.0,
-                                          self.warmup_iters, total, self.early_stopping_patience or 0), "Trainer")
+        call(lib.snn_trainer_set_schedule(self._handle, kind, 1.0, self.warmup_iters, total, 0), "Trainer")
         call(self._kernels.trainer_set_data(self._handle, self.X_train.ctypes.data, self.y_train.ctypes.data,
                                             len(self.X_train), self.X_val.ctypes.data, self.y_val.ctypes.data,
                                             len(self.X_val), self.X_train.shape[1], self.batch_size,
                                             self.num_train_samples, self.seed & 0xFFFFFFFFFFFFFFFF), "Trainer")
+
+    def _apply_decay(self):
+        """Sets the base rate of epoch self.epoch: lr * lr_decay ** epoch, multiplied up one
+        epoch at a time as the library does (step schedule only)."""
+        if self.lr_schedule == "cosine" or self.lr_decay == 1.0 or self.epoch == 0:
+            return
+        factor = 1.0
+        for _ in range(self.epoch):
+            factor *= self.lr_decay
+        config = dict(self._native_optim, learning_rate=self._base_lr * factor)
+        native = _native_config("Trainer", config, 1)
+        saved = self._state.copy()  # set_optimizer zeroes the optimizer state
+        call(_native.lib.snn_trainer_set_optimizer(self._handle, RULES[self.update_rule], ctypes.byref(native),
+                                                   float(self.model.reg)), "Trainer")
+        self._state[...] = saved
+
+    def _checks_without_improvement(self):
+        best, since = -1.0, 0
+        for value in self.val_acc_history:
+            if value > best:
+                best, since = value, 0
+            else:
+                since += 1
+        return since
 
     def _check(self):
         train_acc, val_acc = ctypes.c_double(), ctypes.c_double()
@@ -189,7 +249,8 @@ class Trainer:
         self.train_acc_history.append(train_acc.value)
         self.val_acc_history.append(val_acc.value)
         self.best_val_acc = max(self.best_val_acc, val_acc.value)
-        return bool(stop.value)
+        patience = self.early_stopping_patience
+        return bool(patience) and self._checks_without_improvement() >= patience
 
     def _open_bar(self, total):
         if not self.progress:
@@ -201,11 +262,16 @@ class Trainer:
         return tqdm(total=total, unit="step", desc="train", dynamic_ncols=True, leave=True)
 
     def state(self):
-        """A dict of plain values and arrays from which ``train(resume=...)`` continues."""
+        """A dict of plain values and arrays from which ``train(resume=...)`` continues: update_rule,
+        iteration (the next step), epoch (epochs done), learning_rate (of the next step), params
+        and running (the current flat parameter and running-statistics buffers), optim_state,
+        best_val_acc, best_flat and best_running (the best snapshot), and the histories."""
         it, ep, lr = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
         call(_native.lib.snn_trainer_state(self._handle, ctypes.byref(it), ctypes.byref(ep), ctypes.byref(lr)),
              "Trainer.state")
         return {"update_rule": self.update_rule, "iteration": it.value, "epoch": ep.value,
+                "learning_rate": lr.value, "params": self._flat.copy(),
+                "running": None if self._running is None else self._running.copy(),
                 "optim_state": self._state.copy(), "best_val_acc": self.best_val_acc,
                 "best_flat": self._best[0].copy(),
                 "best_running": None if self._best[1] is None else self._best[1].copy(),
@@ -222,30 +288,7 @@ class Trainer:
         self._configure(total)
         iteration = 0
         if resume is not None:
-            if resume.get("update_rule") != self.update_rule:
-                raise ValueError("Trainer.train: the state is from update rule %r, this trainer uses %r"
-                                 % (resume.get("update_rule"), self.update_rule))
-            saved = np.asarray(resume["optim_state"])
-            if saved.shape != self._state.shape:
-                raise ValueError("Trainer.train: the optimizer state has shape %s, expected %s"
-                                 % (saved.shape, self._state.shape))
-            self._state[...] = saved
-            iteration, self.epoch = int(resume["iteration"]), int(resume["epoch"])
-            self.best_val_acc = float(resume["best_val_acc"])
-            self.loss_history = list(resume["loss_history"])
-            self.train_acc_history = list(resume["train_acc_history"])
-            self.val_acc_history = list(resume["val_acc_history"])
-            # set_progress snapshots the current parameters as the best: show it the saved best.
-            current = (self._flat.copy(), None if self._running is None else self._running.copy())
-            self._flat[...] = resume["best_flat"]
-            if self._running is not None:
-                self._running[...] = resume["best_running"]
-            call(_native.lib.snn_trainer_set_progress(self._handle, iteration, self.epoch, self.best_val_acc),
-                 "Trainer.train")
-            self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
-            self._flat[...] = current[0]
-            if self._running is not None:
-                self._running[...] = current[1]
+            iteration = self._resume(resume)
         chunk = int(self.steps_per_call or max(1, min(per_epoch, 25)))
         losses = np.empty(chunk)
         done, ended = ctypes.c_int64(), ctypes.c_int32()
@@ -254,37 +297,43 @@ class Trainer:
             bar.update(iteration)
         say = (bar.write if bar is not None else print) if self.verbose else (lambda *_: None)
         start = time.perf_counter()
+        ctrl_c = _DeferredInterrupt()
         try:
-            while iteration < total:
-                # As the course Solver: the first check comes after the first step.
-                steps = 1 if iteration == 0 else min(chunk, total - iteration)
-                status = _native.lib.snn_trainer_run(self._handle, steps, losses.ctypes.data, ctypes.byref(done),
-                                                     ctypes.byref(ended))
-                self.loss_history.extend(losses[:done.value].tolist())
-                iteration += done.value
-                if status:
-                    message = _native.lib.snn_last_error().decode(errors="replace")
-                    if status == -5:
-                        raise DivergenceError(iteration + 1, cause=message)
-                    raise SwiftNNError("Trainer.train: %s" % message, status)
-                if bar is not None:
-                    bar.update(done.value)
-                    bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
-                                    loss="%.4f" % self.loss_history[-1],
-                                    val_acc="%.3f" % self.val_acc_history[-1] if self.val_acc_history else "-",
-                                    refresh=False)
-                if ended.value or iteration == 1:
-                    self.epoch += ended.value
-                    stop = self._check()
-                    say("(Epoch %d / %d) train acc: %f; val_acc: %f"
-                        % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
-                    if self.on_epoch is not None and ended.value:
-                        self.on_epoch(self)
-                    if stop:
-                        self.stopped_early = True
-                        say("Stopping early: validation accuracy has not improved for %d epochs"
-                            % self.early_stopping_patience)
-                        break
+            with ctrl_c:
+                while iteration < total:
+                    # As the course Solver: the first check comes after the first step.
+                    steps = 1 if iteration == 0 else min(chunk, total - iteration)
+                    status = _native.lib.snn_trainer_run(self._handle, steps, losses.ctypes.data,
+                                                         ctypes.byref(done), ctypes.byref(ended))
+                    self.loss_history.extend(losses[:done.value].tolist())
+                    iteration += done.value
+                    if status:
+                        message = _native.lib.snn_last_error().decode(errors="replace")
+                        if status == -5:
+                            raise DivergenceError(iteration + 1, cause=message)
+                        raise SwiftNNError("Trainer.train: %s" % message, status)
+                    if bar is not None:
+                        bar.update(done.value)
+                        bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
+                                        loss="%.4f" % self.loss_history[-1],
+                                        val_acc="%.3f" % self.val_acc_history[-1] if self.val_acc_history else "-",
+                                        refresh=False)
+                    if ended.value or iteration == 1:
+                        self.epoch += ended.value
+                        if ended.value:
+                            self._apply_decay()
+                        stop = self._check()
+                        say("(Epoch %d / %d) train acc: %f; val_acc: %f"
+                            % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
+                        if self.on_epoch is not None and ended.value:
+                            self.on_epoch(self)
+                        if stop:
+                            self.stopped_early = True
+                            say("Stopping early: validation accuracy has not improved for %d epochs"
+                                % self.early_stopping_patience)
+                            break
+                    if ctrl_c.requested:
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             self.interrupted = True
             say("Interrupted at iteration %d: keeping the best parameters so far" % iteration)
@@ -296,6 +345,44 @@ class Trainer:
         call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         return self
+
+    def _resume(self, resume):
+        """Loads a state() into the buffers and the library; returns the next iteration."""
+        if resume.get("update_rule") != self.update_rule:
+            raise ValueError("Trainer.train: the state is from update rule %r, this trainer uses %r"
+                             % (resume.get("update_rule"), self.update_rule))
+
+        def fit(name, value, into):
+            value = np.asarray(value)
+            if value.shape != into.shape:
+                raise ValueError("Trainer.train: the state's %s has shape %s, expected %s"
+                                 % (name, value.shape, into.shape))
+            into[...] = value
+
+        fit("optimizer state", resume["optim_state"], self._state)
+        # The current parameters: from the state when it carries them (else the model's own).
+        if resume.get("params") is not None:
+            fit("params", resume["params"], self._flat)
+        if self._running is not None and resume.get("running") is not None:
+            fit("running statistics", resume["running"], self._running)
+        iteration, self.epoch = int(resume["iteration"]), int(resume["epoch"])
+        self.best_val_acc = float(resume["best_val_acc"])
+        self.loss_history = list(resume["loss_history"])
+        self.train_acc_history = list(resume["train_acc_history"])
+        self.val_acc_history = list(resume["val_acc_history"])
+        # set_progress snapshots the current parameters as the best: show it the saved best.
+        current = (self._flat.copy(), None if self._running is None else self._running.copy())
+        fit("best parameters", resume["best_flat"], self._flat)
+        if self._running is not None:
+            fit("best running statistics", resume["best_running"], self._running)
+        call(_native.lib.snn_trainer_set_progress(self._handle, iteration, self.epoch, self.best_val_acc),
+             "Trainer.train")
+        self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
+        self._flat[...] = current[0]
+        if self._running is not None:
+            self._running[...] = current[1]
+        self._apply_decay()
+        return iteration
 
     @property
     def params(self):

@@ -260,3 +260,75 @@ def test_resuming_from_a_saved_state_continues_exactly_as_an_uninterrupted_run(r
     assert resumed.val_acc_history == whole.val_acc_history
     for name in whole_model.params:
         np.testing.assert_array_equal(resumed_model.params[name], whole_model.params[name])
+
+
+def _stop_at(epoch, saved):
+    def callback(trainer):
+        if trainer.epoch == epoch:
+            saved["state"] = trainer.state()
+            raise KeyboardInterrupt
+    return callback
+
+
+def test_resuming_late_in_a_step_decay_schedule_is_bit_exact_in_float64():
+    # 0.85 ** 6 by pow() and by six multiplications differ in the last bit: the decay must be
+    # multiplied up the same way whether the run was interrupted or not.
+    data = blobs()
+    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, lr_decay=0.85, batch_size=24,
+                  num_epochs=9, seed=4, progress=False, verbose=False)
+    whole_model = make_model()
+    whole = Trainer(whole_model, data, **kwargs).train()
+    saved = {}
+    Trainer(make_model(), data, on_epoch=_stop_at(6, saved), **kwargs).train()
+    factor = 1.0
+    for _ in range(6):
+        factor *= 0.85
+    assert saved["state"]["learning_rate"] == 1e-2 * factor
+    # A freshly initialised model: the state alone carries the current parameters and statistics.
+    resumed_model = make_model(seed=99)
+    resumed = Trainer(resumed_model, data, **kwargs).train(resume=saved["state"])
+    assert resumed.loss_history == whole.loss_history
+    assert resumed.train_acc_history == whole.train_acc_history
+    assert resumed.val_acc_history == whole.val_acc_history
+    for name in whole_model.params:
+        np.testing.assert_array_equal(resumed_model.params[name], whole_model.params[name], err_msg=name)
+    for p, q in zip(resumed_model.bn_params, whole_model.bn_params):
+        np.testing.assert_array_equal(p["running_var"], q["running_var"])
+
+
+def test_a_resumed_run_keeps_counting_checks_without_improvement():
+    # Nothing improves with a zero learning rate: patience 3 stops after epoch 3 (the first
+    # check, then three without improvement) whether or not the run was resumed at epoch 2.
+    data = blobs()
+    kwargs = dict(update_rule="sgd", optim_config={"learning_rate": 0.0}, batch_size=40, num_epochs=10,
+                  early_stopping_patience=3, progress=False, verbose=False)
+    whole = Trainer(make_model(normalization=None, keep=1.0), data, **kwargs).train()
+    assert whole.stopped_early and whole.epoch == 3
+    saved = {}
+    Trainer(make_model(normalization=None, keep=1.0), data, on_epoch=_stop_at(2, saved), **kwargs).train()
+    resumed = Trainer(make_model(normalization=None, keep=1.0), data, **kwargs).train(resume=saved["state"])
+    assert resumed.stopped_early and resumed.epoch == 3
+    assert resumed.val_acc_history == whole.val_acc_history
+
+
+def test_ctrl_c_during_an_epoch_callback_lets_it_finish_and_leaves_a_consistent_state():
+    import os
+    import signal
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is handled by someone else here")
+    finished = []
+
+    def callback(trainer):
+        if trainer.epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)   # the user presses Ctrl-C while a checkpoint is written
+            for _ in range(1000):
+                sum(range(100))                   # bytecodes at which a KeyboardInterrupt could land
+            finished.append(trainer.epoch)
+
+    t = Trainer(make_model(), blobs(), update_rule="adam", batch_size=24, num_epochs=6, on_epoch=callback,
+                progress=False, verbose=False).train()
+    assert finished == [2] and t.interrupted and t.epoch == 2
+    state = t._final_state
+    assert state["iteration"] == len(state["loss_history"]) == 2 * 10 and state["epoch"] == 2
+    assert len(state["val_acc_history"]) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

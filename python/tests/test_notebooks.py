@@ -10,8 +10,8 @@
   what the course's reference implementation prints.
 - ``notebooks/``: swiftnn's own notebooks, on the real Fashion-MNIST (Debian's package) and the
   small CIFAR-10 folder. They assert the numbers that matter themselves, so a run without a cell
-  error is the test; here we also check they drew plots and progress bars and printed a model
-  summary.
+  error is the test; here we also check they drew plots and notebook (widget) progress bars and
+  showed a model summary (text and the HTML table Jupyter displays).
 
 Every kernel runs with ``SWIFTNN_SMALL=1`` (small data) and one BLAS thread. Any cell error
 fails the test with the cell and its traceback (nbclient's CellExecutionError).
@@ -404,4 +404,6 @@ def test_our_notebook_runs_top_to_bottom(name, cifar_root):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = stdout_text(nb) + "".join(o["data"].get("text/plain", "") for o in outputs if "data" in o)
     assert "total parameters:" in text, "no model summary"
+    html = "".join(o["data"].get("text/html", "") for o in outputs if "data" in o)
+    assert "<table>" in html and "total parameters:" in html, "no HTML model summary"
     assert widgets, "no notebook progress bar"

@@ -51,7 +51,8 @@ def _optuna():
         import optuna
     except ImportError:
         from .cli import UsageError
-        raise UsageError("swiftnn search needs Optuna: pip install optuna (and psycopg2-binary for PostgreSQL)") from None
+        raise UsageError("swiftnn search needs Optuna: pip install optuna (or the package's search extra, "
+                         "pip install 'swiftnn[search]'; and 'psycopg[binary]' for PostgreSQL)") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna

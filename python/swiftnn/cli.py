@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import CheckpointError
 from .data import DATASETS, PREPROCESSING
 
 # The settings of a training run: the dests of `swiftnn train`'s flags that a --config file
@@ -28,9 +29,10 @@ from .data import DATASETS, PREPROCESSING
 TRAIN_KEYS = ("dataset", "data", "preprocess", "num_train", "num_val", "hidden", "normalization", "dropout",
               "activation", "init", "weight_scale", "update_rule", "lr", "lr_decay", "schedule", "warmup",
               "reg", "batch_size", "epochs", "patience", "seed")
-# What a resumed run cannot change: the network and the data it was trained on.
+# What a resumed run cannot change: the network, the data it was trained on, the update rule (its
+# state) and the batch size (an epoch is n_train // batch_size steps of the trainer's count).
 _FIXED_ON_RESUME = ("dataset", "preprocess", "num_train", "num_val", "hidden", "normalization", "activation",
-                    "update_rule")
+                    "update_rule", "batch_size")
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam", "adagrad")
 
 
@@ -171,8 +173,8 @@ def _parser():
     sub.required = True
 
     t = sub.add_parser("train", help="train a network; write checkpoint and plots", formatter_class=_Formatter,
-                       description="Train a fully connected network with the Solver: a progress bar with live loss\n"
-                                   "and accuracy, one summary line per epoch, the test accuracy and time at the end.\n"
+                       description="Train a fully connected network in the native training loop: a progress bar with\n"
+                                   "live loss and accuracy, one summary line per epoch, the test accuracy and time.\n"
                                    "Writes model.npz (checkpoint), curves.png and weights.png to --out.",
                        epilog=TRAIN_EPILOG)
     _add_data_args(t)
@@ -299,7 +301,7 @@ def _parse(argv):
             for key in _FIXED_ON_RESUME:
                 if key in saved and getattr(args, key) != saved[key]:
                     raise UsageError("--%s %s: the checkpoint was trained with %s; a resumed run keeps the network, "
-                                     "the data and the update rule (start a new run instead)"
+                                     "the data, the update rule and the batch size (start a new run instead)"
                                      % (key.replace("_", "-"), _show(getattr(args, key)), _show(saved[key])))
     except UsageError as e:
         sub.exit(2, "%s: error: %s\n" % (sub.prog, e))
@@ -365,86 +367,83 @@ def _load_data(cfg, num_test=None):
 
 def _fit(model, data, cfg, state=None, on_epoch=None, quiet=False):
     """Train model on data with the settings cfg. The one place `swiftnn train` runs its training
-    loop (today the Solver; the native Trainer can take its place here).
+    loop: the native :class:`swiftnn.Trainer` (every setting of `swiftnn train` is one it runs:
+    the update rules, step/cosine schedules, warm-up, patience; leaky ReLU, layernorm and the
+    initializations are the model's).
 
     cfg['epochs'] counts all epochs, including the state['epoch'] already done when continuing
-    from a checkpoint. state: None, or {'epoch', 'optim_state', 'loss_history',
-    'train_acc_history', 'val_acc_history', 'best_val_acc', 'best_epoch'}. on_epoch(result) is
-    called after every epoch with a dict like the one returned, model holding that epoch's
-    parameters. Ctrl-C stops training, keeps the best parameters so far and returns with
-    'interrupted' set. Raises swiftnn.solver.DivergenceError when the loss becomes NaN/Inf.
+    from a checkpoint. state: None, or a Trainer.state() (as a checkpoint's trainer_state holds
+    it) plus 'best_epoch'; the run then continues exactly as the uninterrupted one would.
+    on_epoch(result) is called after every epoch with a dict like the one returned, model
+    holding that epoch's parameters. Ctrl-C stops training at the next chunk of steps, keeps
+    the best parameters so far and returns with 'interrupted' set. Raises
+    swiftnn.solver.DivergenceError when the loss becomes NaN/Inf.
 
     Returns a dict: loss_history, train_acc_history, val_acc_history, best_val_acc, best_epoch,
-    epoch (epochs done in all), optim_state, stopped_early, interrupted, seconds,
+    epoch (epochs done in all), trainer_state (Trainer.state() at the last completed epoch, or
+    at the end; what a checkpoint stores to be resumed), stopped_early, interrupted, seconds,
     iterations_per_epoch. model.params hold the best parameters.
     """
     from .experiment import solver_options
-    from .solver import Solver
+    from .trainer import Trainer
 
-    done = int(state["epoch"]) if state else 0
     ipe = max(len(data["X_train"]) // cfg["batch_size"], 1)
     track = {"best_val_acc": float(state["best_val_acc"]) if state else 0.0,
-             "best_epoch": int(state.get("best_epoch", done)) if state else 0, "last_loss_index": 0}
+             "best_epoch": int(state.get("best_epoch", state["epoch"])) if state else 0,
+             "last_loss_index": len(state["loss_history"]) if state else 0, "state": state}
     started = time.perf_counter()
 
-    def result(solver, **extra):
-        out = {"loss_history": list(solver.loss_history), "train_acc_history": list(solver.train_acc_history),
-               "val_acc_history": list(solver.val_acc_history), "best_val_acc": track["best_val_acc"],
-               "best_epoch": track["best_epoch"], "epoch": done + solver.epoch, "optim_state": solver.optim_configs,
+    def write(line):
+        if quiet:
+            return
+        try:
+            from tqdm.auto import tqdm
+            tqdm.write(line)
+        except ImportError:
+            print(line, flush=True)
+
+    def result(trainer, trainer_state, **extra):
+        out = {"loss_history": list(trainer.loss_history), "train_acc_history": list(trainer.train_acc_history),
+               "val_acc_history": list(trainer.val_acc_history), "best_val_acc": track["best_val_acc"],
+               "best_epoch": track["best_epoch"], "epoch": trainer.epoch, "trainer_state": trainer_state,
                "stopped_early": False, "interrupted": False, "seconds": time.perf_counter() - started,
                "iterations_per_epoch": ipe}
         out.update(extra)
         return out
 
-    class _ReportingSolver(Solver):
-        def _save_checkpoint(self):
-            # The Solver calls this right after each accuracy check (first iteration, every
-            # epoch end): the place for the epoch summary and our own checkpoint.
-            super()._save_checkpoint()
-            if self.epoch == 0:
-                if state:  # the first-iteration check of a continued run repeats the last epoch's
-                    del self.train_acc_history[-1], self.val_acc_history[-1]
-                return
-            epoch = done + self.epoch
-            val = self.val_acc_history[-1]
-            improved = val > track["best_val_acc"]
-            if improved:
-                track["best_val_acc"], track["best_epoch"] = float(val), epoch
-            losses = self.loss_history[track["last_loss_index"]:]
-            track["last_loss_index"] = len(self.loss_history)
-            lr = next(iter(self.optim_configs.values()), {}).get("learning_rate", float("nan"))
-            if not quiet:
-                self._write("epoch %*d/%d  loss %.4f  train %5.2f%%  val %5.2f%%%s  next lr %.2e  %6.1f s"
-                            % (len(str(cfg["epochs"])), epoch, cfg["epochs"], float(np.mean(losses)) if losses else float("nan"),
-                               100 * self.train_acc_history[-1], 100 * val, " *" if improved else "  ", lr,
-                               time.perf_counter() - started))
-            if on_epoch is not None:
-                on_epoch(result(self))
+    def epoch_done(trainer):
+        current = trainer.state()
+        track["state"] = current
+        epoch, val = trainer.epoch, trainer.val_acc_history[-1]
+        improved = val > track["best_val_acc"]
+        if improved:
+            track["best_val_acc"], track["best_epoch"] = float(val), epoch
+        current["best_epoch"] = track["best_epoch"]
+        losses = trainer.loss_history[track["last_loss_index"]:]
+        track["last_loss_index"] = len(trainer.loss_history)
+        write("epoch %*d/%d  loss %.4f  train %5.2f%%  val %5.2f%%%s  next lr %.2e  %6.1f s"
+              % (len(str(cfg["epochs"])), epoch, cfg["epochs"], float(np.mean(losses)) if losses else float("nan"),
+                 100 * trainer.train_acc_history[-1], 100 * val, " *" if improved else "  ", current["learning_rate"],
+                 time.perf_counter() - started))
+        if on_epoch is not None:
+            on_epoch(result(trainer, current))
 
-    options = solver_options(cfg)
-    solver = _ReportingSolver(model, data, num_epochs=max(cfg["epochs"] - done, 0), num_train_samples=5000,
-                              progress="print" if quiet else "tqdm", verbose=False, print_every=10**9,
-                              early_stopping_patience=cfg.get("patience"), warmup_iters=0 if state else cfg.get("warmup", 0),
-                              **options)
-    if state:
-        if set(state["optim_state"]) != set(model.params):
-            raise UsageError("the checkpoint's optimizer state is for parameters %s, the network has %s"
-                             % (sorted(state["optim_state"]), sorted(model.params)))
-        solver.optim_configs = {p: {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                                for p, s in state["optim_state"].items()}
-        solver.loss_history = list(state["loss_history"])
-        solver.train_acc_history = list(state["train_acc_history"])
-        solver.val_acc_history = list(state["val_acc_history"])
-        solver.best_val_acc = float(state["best_val_acc"])
-        solver.best_params = {k: v.copy() for k, v in model.params.items()}
-        track["last_loss_index"] = len(solver.loss_history)
+    trainer = Trainer(model, data, num_epochs=cfg["epochs"], num_train_samples=5000, seed=cfg["seed"],
+                      warmup_iters=cfg.get("warmup", 0) or 0, early_stopping_patience=cfg.get("patience"),
+                      progress=not quiet, verbose=False, on_epoch=epoch_done, **solver_options(cfg))
+    if state is None:
+        track["state"] = dict(trainer.state(), best_epoch=0)  # interrupted before an epoch: start over
     try:
-        solver.train()
-    except KeyboardInterrupt:
-        if solver.best_params:
-            model.params = solver.best_params
-        return result(solver, interrupted=True)
-    return result(solver, stopped_early=solver.stopped_early)
+        trainer.train(resume=state)
+    except ValueError as e:
+        if state is not None and "Trainer.train: the state" in str(e):
+            raise UsageError("the checkpoint's trainer state does not fit this network: %s" % e) from None
+        raise
+    if trainer.interrupted:
+        # Resume from the last completed epoch: the steps after it are redone, exactly.
+        return result(trainer, track["state"], interrupted=True)
+    final = dict(trainer._final_state, best_epoch=track["best_epoch"])
+    return result(trainer, final, stopped_early=trainer.stopped_early)
 
 
 def train(args):
@@ -457,18 +456,22 @@ def train(args):
     if ckpt is not None and cfg["epochs"] <= ckpt.epoch:
         raise UsageError("--epochs %d: the checkpoint has already trained %d epochs; pass a larger --epochs "
                          "(the total) to continue" % (cfg["epochs"], ckpt.epoch))
+    if ckpt is not None and ckpt.trainer_state is None:
+        raise UsageError("--resume %s: the checkpoint (format version %d) holds no trainer state to continue from; "
+                         "it can be evaluated, or start a new run" % (args.resume, ckpt.version))
     data, stats = _load_data(cfg)
     X_test, y_test = data.pop("X_test"), data.pop("y_test")
     num_classes = len(DATASETS[cfg["dataset"]]["classes"])
     input_dim = data["X_train"].shape[1]
-    np.random.seed(cfg["seed"] + (ckpt.epoch if ckpt else 0))
+    np.random.seed(cfg["seed"])  # the initial weights; minibatches and dropout come from the trainer's seed
     if ckpt is not None:
         if ckpt.dims[0] != input_dim:
             raise UsageError("the checkpoint takes %d inputs but the %s rows have %d" % (ckpt.dims[0], cfg["dataset"], input_dim))
-        model = ckpt.build_model()
-        state = {"epoch": ckpt.epoch, "optim_state": ckpt.optim_state, "loss_history": ckpt.loss_history,
-                 "train_acc_history": ckpt.train_acc_history, "val_acc_history": ckpt.val_acc_history,
-                 "best_val_acc": ckpt.meta.get("best_val_acc", 0.0), "best_epoch": ckpt.meta.get("best_epoch", ckpt.epoch)}
+        try:
+            model = ckpt.build_model()
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        state = dict(ckpt.trainer_state, best_epoch=ckpt.meta.get("best_epoch", ckpt.epoch))
         stats = ckpt.preprocess or stats
     else:
         model = build_model(cfg, input_dim, num_classes)
@@ -487,12 +490,11 @@ def train(args):
               % (args.resume, ckpt.epoch, 100 * state["best_val_acc"]))
 
     def write(res, test_acc=None):
-        meta = {"dataset": cfg["dataset"], "epoch": res["epoch"], "best_val_acc": res["best_val_acc"],
-                "best_epoch": res["best_epoch"], "test_acc": test_acc, "seconds": res["seconds"],
+        st = res["trainer_state"]
+        meta = {"dataset": cfg["dataset"], "epoch": int(st["epoch"]), "best_val_acc": float(st["best_val_acc"]),
+                "best_epoch": st.get("best_epoch", res["best_epoch"]), "test_acc": test_acc, "seconds": res["seconds"],
                 "iterations_per_epoch": res["iterations_per_epoch"], "num_classes": num_classes}
-        save_checkpoint(path, model, cfg, loss_history=res["loss_history"], train_acc_history=res["train_acc_history"],
-                        val_acc_history=res["val_acc_history"], optim_state=res["optim_state"], preprocess=stats,
-                        meta=meta)
+        save_checkpoint(path, model, cfg, trainer_state=st, preprocess=stats, meta=meta)
 
     from .solver import DivergenceError
     try:
@@ -608,6 +610,9 @@ def main(argv=None):
             validate(cfg)
             return run_checks(cfg)
     except UsageError as e:
+        print("%s: error: %s" % (sub.prog, e), file=sys.stderr)
+        return 2
+    except CheckpointError as e:
         print("%s: error: %s" % (sub.prog, e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

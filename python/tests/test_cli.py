@@ -72,7 +72,7 @@ def test_train_shows_epochs_and_test_accuracy_and_writes_its_files(trained):
     for epoch in (1, 2, 3):
         assert "epoch %d/3" % epoch in p.stdout
     assert "test accuracy" in p.stdout and " s training" in p.stdout
-    assert "FullyConnectedNet (784 -> 64 -> 10)" in p.stdout
+    assert "FullyConnectedNet: 784 -> 64 -> 10" in p.stdout
     assert _is_png(out / "curves.png") and _is_png(out / "weights.png")
     ckpt = load_checkpoint(out / "model.npz")
     assert ckpt.epoch == 3 and ckpt.config["hidden"] == [64] and ckpt.config["lr"] == 1e-3
@@ -80,7 +80,10 @@ def test_train_shows_epochs_and_test_accuracy_and_writes_its_files(trained):
     ipe = 500 // 50
     assert len(ckpt.loss_history) == 3 * ipe
     assert len(ckpt.val_acc_history) == len(ckpt.train_acc_history) == 4  # first iteration + 3 epochs
-    assert ckpt.optim_state["W1"]["t"] == 3 * ipe and ckpt.optim_state["W1"]["m"].shape == (784, 64)
+    state = ckpt.trainer_state
+    assert state["iteration"] == 3 * ipe and state["epoch"] == 3 and state["update_rule"] == "adam"
+    n = sum(int(np.prod(v.shape)) for v in ckpt.params.values())
+    assert state["params"].shape == (n,) and state["optim_state"].shape == (2 * n,)  # Adam's m and v
     assert ckpt.bn_stats[0]["running_var"].shape == (64,)
     assert ckpt.meta["test_acc"] > 0.6, p.stdout  # learnable images: far above chance (10%)
 
@@ -107,7 +110,7 @@ def test_resume_continues_training_from_the_checkpoint(trained, tmp_path):
     assert after.epoch == 5 and after.config["hidden"] == [64]
     assert len(after.loss_history) == 5 * 10 and after.loss_history[:30] == before.loss_history
     assert len(after.val_acc_history) == 6 and after.val_acc_history[:4] == before.val_acc_history
-    assert after.optim_state["W1"]["t"] == 50  # Adam's step count went on from 30
+    assert after.trainer_state["iteration"] == 50  # the step count went on from 30
     assert after.meta["best_val_acc"] >= before.meta["best_val_acc"]
 
     done = run("train", "--resume", copy / "model.npz", "--epochs", "5", check=False)

@@ -13,7 +13,8 @@
 'y_test'}`` with images flattened to rows; validation rows are the training rows right after
 the kept training rows (as the course does). Preprocessing, fitted on the kept training rows
 only: ``'mean'`` subtracts the mean image (the course's), ``'standardize'`` also divides each
-feature by its standard deviation, ``'none'`` leaves the pixels as they are. With
+feature by its standard deviation (plus 1% of the average one, see :func:`fit_preprocessing`),
+``'none'`` leaves the pixels as they are. With
 ``return_stats=True`` the fitted ``{'mean', 'scale'}`` come back too, so that a checkpoint can
 preprocess new images the same way (:func:`apply_preprocessing`).
 

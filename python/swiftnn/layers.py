@@ -2,7 +2,10 @@
 
 Every function has the course's signature and returns the course's outputs; inputs may
 be any real dtype and any memory layout (float32 and float64 C-contiguous arrays pass
-without a copy). float32 inputs compute in float32, anything else as NumPy would promote.
+without a copy). The arrays of a call are promoted together with NumPy's ``result_type``:
+float32 computes in float32 and float64 (or float32 mixed with float64) in float64;
+integers and booleans compute in float64 and float16 in float32. Outputs have the computing
+dtype, except ``dropout_forward``'s ``out``, which has x's dtype as in the course.
 """
 import ctypes
 

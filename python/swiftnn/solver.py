@@ -1,10 +1,12 @@
 """The CS231n ``Solver``: minibatch training of a model with an update rule from ``optim``.
 
-With its default keyword arguments this class behaves exactly like the course's
+With its default keyword arguments this class behaves like the course's
 ``cs231n/solver.py`` (assignment 2, 2023/2024): same keyword arguments and defaults, same
 random draws (``np.random.choice`` for minibatches and for the accuracy subsamples), same
-printed lines, same checkpoints. All numerics happen in the model's ``loss`` and in the
-update rule; this module is bookkeeping.
+printed lines, same checkpoints. One default differs: a NaN or infinite loss raises
+:class:`DivergenceError` (``stop_on_divergence=True``), where the course's Solver records the
+NaN and trains on. All numerics happen in the model's ``loss`` and in the update rule; this
+module is bookkeeping.
 
 Example, as in the course::
 
@@ -19,14 +21,21 @@ A model must have ``model.params`` (a dict from parameter name to array) and
 ``model.loss(X, y=None)`` returning scores of shape (N, C) when ``y`` is None and
 ``(loss, grads)`` otherwise, ``grads`` keyed like ``params``.
 
-Options beyond the course (their defaults keep the course's behaviour):
+Options beyond the course (all defaults but ``stop_on_divergence``'s keep the course's
+behaviour):
 
 - ``progress='print'`` or ``'tqdm'``: ``'tqdm'`` shows a progress bar with the live loss
   instead of the ``(Iteration ...)`` lines (epoch lines, when ``verbose``, are written
-  above the bar). Falls back to ``'print'`` with a warning when tqdm is not installed.
-- ``stop_on_divergence=True``: a NaN or infinite loss (or the engine refusing NaN/Inf
-  scores) raises :class:`DivergenceError` naming the iteration, before any parameter is
-  updated with that step's gradients. ``False`` keeps the course's behaviour of going on.
+  above the bar). The bar comes from ``tqdm.auto``: a widget bar in Jupyter (with ipywidgets
+  installed), a text bar elsewhere. Falls back to ``'print'`` with a warning when tqdm is
+  not installed.
+- ``stop_on_divergence=True`` (the default): a NaN or infinite loss (or the engine refusing
+  NaN/Inf scores or a non-finite loss, ``SNN_E_NONFINITE``) raises :class:`DivergenceError`
+  naming the iteration, before any parameter is updated with that step's gradients.
+  ``False`` is the course's behaviour for a model whose ``loss`` returns NaN/Inf: the value
+  is recorded and training goes on. swiftnn's own models never return one (their engine
+  refuses it), so with them and ``False`` training stops with that
+  :class:`~swiftnn.SwiftNNError` instead.
 - ``early_stopping_patience=None``: an integer stops training after that many epochs in
   a row without a new best validation accuracy; the best parameters are kept as usual.
 - ``lr_schedule=None`` | ``'step'`` | ``'cosine'`` and ``warmup_iters=0``. ``None`` and
@@ -99,9 +108,13 @@ class Solver(object):
     - print_every: print the training loss every this many iterations (default 10).
     - verbose: if False, print nothing during training (default True).
 
-    Optional keyword arguments (swiftnn): progress, stop_on_divergence,
-    early_stopping_patience, lr_schedule, warmup_iters, record_update_ratios; see the
-    module documentation. Any other keyword raises ValueError.
+    Optional keyword arguments (swiftnn): progress, stop_on_divergence (default True: a
+    NaN/Inf loss raises DivergenceError, unlike the course), early_stopping_patience,
+    lr_schedule, warmup_iters, record_update_ratios; see the module documentation. Any other
+    keyword raises ValueError.
+
+    ``repr(solver)`` (and Jupyter's display) summarizes the model, update rule, schedule,
+    batches, data sizes and progress so far.
     """
 
     def __init__(self, model, data, **kwargs):

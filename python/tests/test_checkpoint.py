@@ -419,6 +419,16 @@ def _damage(kind, good, folder):
         _rewrite(path, change)
     elif kind == "foreign":
         np.savez(path, weights=np.zeros(3))
+    elif kind == "version1":  # written by the Solver-based swiftnn train: no checksum, no trainer state
+        path.write_bytes(data)
+
+        def change(arrays):
+            meta = json.loads(str(arrays["meta"]))
+            meta["version"] = 1
+            arrays["meta"] = np.array(json.dumps(meta))
+            for key in [k for k in arrays if k.startswith("trainer") or k == "checksum"]:
+                del arrays[key]
+        _rewrite(path, change)
     return path
 
 
@@ -431,6 +441,11 @@ def test_the_cli_refuses_damaged_checkpoints_with_one_line_and_exit_status_2(fmn
     p = swiftnn("train", "--data", fmnist, "--num-train", "500", "--num-val", "100", "--hidden", "64",
                 "--batch-size", "50", "--epochs", "1", "--no-plots", "--out", out)
     assert p.returncode == 0, p.stderr
+    old = _damage("version1", out / "model.npz", tmp_path)
+    ev = swiftnn("evaluate", old)
+    assert ev.returncode == 0 and "test split" in ev.stdout, ev.stderr
+    p = swiftnn("train", "--resume", old, "--epochs", "3")
+    assert p.returncode == 2 and "holds no trainer state to continue from" in p.stderr, p.stderr
     for kind, message in CLI_MESSAGES.items():
         bad = _damage(kind, out / "model.npz", tmp_path)
         for args in (["evaluate", bad], ["train", "--resume", bad, "--epochs", "3"]):

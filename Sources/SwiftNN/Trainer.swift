@@ -251,7 +251,11 @@ public final class Trainer<T: Scalar> {
                                count: r.count, h)
                 }
             } else {
-                updateStep(rule, w: params, dw: grads, s1: state1, s2: state2, count: parameterCount, h)
+                let (w, g, s1, s2) = (params, grads, state1, state2)
+                forEachPiece(of: parameterCount) { r in
+                    let i = r.lowerBound
+                    updateStep(rule, w: w + i, dw: g + i, s1: s1 + i, s2: s2 + i, count: r.count, h)
+                }
             }
             iteration += 1
             done += 1

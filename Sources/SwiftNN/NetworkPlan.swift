@@ -190,18 +190,25 @@ public final class NetworkPlan<T: Scalar> {
     /// returns the mean softmax loss plus 0.5·reg·ΣW² and writes every gradient to `grads`
     /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
     /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
-    /// On a throw the running statistics are as they were before the call.
+    /// On a throw the running statistics are as they were before the call (and, with
+    /// `fusedSGD`, the weights too).
+    ///
+    /// `fusedSGD` = a learning rate lr: a plain SGD step is applied to every weight matrix inside
+    /// backward, right after that layer's input gradient is made: the dW GEMM accumulates
+    /// −lr·xᵀ·dout straight into W scaled by 1 − lr·reg, so dW is never stored and no separate
+    /// pass over the weights runs (the trainer's SGD path). Every other gradient (biases,
+    /// gamma, beta) is still written to `grads`; its weight slots are left as they were.
     /// Thread-safe: concurrent calls on one plan are serialized.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                     seed: UInt64) throws(EngineError) -> Double {
+                     seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try unlockedLoss(x: x, y: y, n: n, params: params, grads: grads, running: running,
-                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed)
+                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD)
     }
 
     @_specialize(exported: true, where T == Float)
@@ -209,7 +216,7 @@ public final class NetworkPlan<T: Scalar> {
     func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                       params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                       scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                      seed: UInt64) throws(EngineError) -> Double {
+                      seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
         let train = y != nil
         if let y { try checkLabels(y, n: n, c: spec.classes) }
         if spec.normalization == .batch && running == nil {
@@ -278,10 +285,18 @@ public final class NetworkPlan<T: Scalar> {
             if let running { restoreRunning(running) }
             throw error
         }
+        // Where dW goes: to grads (then + reg·W), or, fused SGD, straight into W, whose L2 term
+        // is then taken first, while W is still this step's.
+        let fused = fusedSGD.map { lr in (alpha: T(-lr), beta: T(1 - lr * reg)) }
+        if reg != 0 && fused != nil {
+            loss = try addL2(to: loss, reg: reg, params: params, grads: nil, running: running)
+        }
+        func weightGradient(_ l: Int) -> UnsafeMutablePointer<T> { fused == nil ? grads[2 * l] : params[2 * l] }
+        let dwScale = fused ?? (alpha: 1, beta: 0)
         var cur = gradA, other = gradB
-        affineBackward(dx: L > 1 ? cur : nil, dw: grads[2 * (L - 1)], db: grads[2 * (L - 1) + 1], dout: scores,
+        affineBackward(dx: L > 1 ? cur : nil, dw: weightGradient(L - 1), db: grads[2 * (L - 1) + 1], dout: scores,
                        x: L > 1 ? UnsafePointer(act[L - 2]) : x, w: params[2 * (L - 1)],
-                       n: n, d: dims[L - 1], m: dims[L])
+                       n: n, d: dims[L - 1], m: dims[L], dwScale: dwScale)
         for l in stride(from: L - 2, through: 0, by: -1) {
             let h = dims[l + 1]
             deactivate(cur, act: act[l], mask: useDropout ? mask[l] : nil, count: n * h)
@@ -297,30 +312,44 @@ public final class NetworkPlan<T: Scalar> {
                 }
                 swap(&cur, &other)
             }
-            affineBackward(dx: l > 0 ? other : nil, dw: grads[2 * l], db: grads[2 * l + 1], dout: cur,
-                           x: l > 0 ? UnsafePointer(act[l - 1]) : x, w: params[2 * l], n: n, d: dims[l], m: h)
+            affineBackward(dx: l > 0 ? other : nil, dw: weightGradient(l), db: grads[2 * l + 1], dout: cur,
+                           x: l > 0 ? UnsafePointer(act[l - 1]) : x, w: params[2 * l], n: n, d: dims[l], m: h,
+                           dwScale: dwScale)
             swap(&cur, &other)
         }
-        if reg != 0 {
-            let r = T(reg)
-            var squares = 0.0
-            for l in 0..<L {
-                let w = params[2 * l], dw = grads[2 * l]
-                // Summed in Double: Float squares of large weights overflow long before the loss does.
-                var s = 0.0
-                for i in 0..<(dims[l] * dims[l + 1]) {
+        if reg != 0 && fused == nil {
+            loss = try addL2(to: loss, reg: reg, params: params, grads: grads, running: running)
+        }
+        return loss
+    }
+
+    /// loss + 0.5·reg·ΣW², and dW += reg·W for every weight matrix when grads are given.
+    /// Throws (running statistics restored) when the sum overflows.
+    private func addL2(to loss: Double, reg: Double, params: PointerTable<T>, grads: PointerTable<T>?,
+                       running: PointerTable<T>?) throws(EngineError) -> Double {
+        let dims = spec.dims, r = T(reg)
+        var squares = 0.0
+        for l in 0..<spec.layerCount {
+            let w = params[2 * l], count = dims[l] * dims[l + 1]
+            // Summed in Double: Float squares of large weights overflow long before the loss does.
+            var s = 0.0
+            if let grads {
+                let dw = grads[2 * l]
+                for i in 0..<count {
                     s += Double(w[i]) * Double(w[i])
                     dw[i] += r * w[i]
                 }
-                squares += s
+            } else {
+                for i in 0..<count { s += Double(w[i]) * Double(w[i]) }
             }
-            loss += 0.5 * reg * squares
-            if !loss.isFinite {
-                if let running { restoreRunning(running) }
-                throw EngineError(.nonFinite, "the loss is \(loss): the L2 term 0.5·reg·ΣW² = 0.5 · \(reg) · \(squares) overflows")
-            }
+            squares += s
         }
-        return loss
+        let total = loss + 0.5 * reg * squares
+        if !total.isFinite {
+            if let running { restoreRunning(running) }
+            throw EngineError(.nonFinite, "the loss is \(total): the L2 term 0.5·reg·ΣW² = 0.5 · \(reg) · \(squares) overflows")
+        }
+        return total
     }
 
     private func restoreRunning(_ running: PointerTable<T>) {

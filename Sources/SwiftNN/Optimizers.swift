@@ -75,7 +75,7 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
             let g = lanes(dw + i)
             let c = decay * lanes(cache + i) + keep * g * g
             store(c, cache + i)
-            store(lanes(w + i) - lr * g / (c.squareRoot() + eps), w + i)
+            store(lanes(w + i) - lr * g / (T.squareRoot(c) + eps), w + i)
         }
         for i in tail..<count {
             cache[i] = decay * cache[i] + keep * dw[i] * dw[i]
@@ -88,7 +88,7 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
             let g = lanes(dw + i)
             let c = lanes(cache + i) + g * g
             store(c, cache + i)
-            store(lanes(w + i) - lr * g / (c.squareRoot() + eps), w + i)
+            store(lanes(w + i) - lr * g / (T.squareRoot(c) + eps), w + i)
         }
         for i in tail..<count {
             cache[i] += dw[i] * dw[i]
@@ -109,7 +109,7 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
             let vi = b2 * lanes(v + i) + ob2 * g * g
             store(mi, m + i)
             store(vi, v + i)
-            store(lanes(w + i) - lr * (mi * c1) / ((vi * c2).squareRoot() + eps), w + i)
+            store(lanes(w + i) - lr * (mi * c1) / (T.squareRoot(vi * c2) + eps), w + i)
         }
         for i in tail..<count {
             m[i] = b1 * m[i] + ob1 * dw[i]

@@ -17,6 +17,8 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar where RawSignificand: Fi
                      alpha: Self, a: UnsafePointer<Self>, lda: Int,
                      b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Lane-wise square root in vector instructions.
+    static func squareRoot(_ v: Lanes<Self>) -> Lanes<Self>
 }
 
 /// Eight lanes at a time for the elementwise loops the auto-vectorizer leaves scalar
@@ -39,6 +41,7 @@ extension Float: Scalar {
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func unit(_ bits: UInt64) -> Float { Float(bits >> 40) * 0x1p-24 }
+    @inlinable public static func squareRoot(_ v: Lanes<Float>) -> Lanes<Float> { snn_sqrt_float8(v) }
     @inlinable public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                        alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                        b: UnsafePointer<Float>, ldb: Int,
@@ -53,6 +56,7 @@ extension Double: Scalar {
     @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
     @inlinable public static func unit(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
+    @inlinable public static func squareRoot(_ v: Lanes<Double>) -> Lanes<Double> { snn_sqrt_double8(v) }
     @inlinable public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                        alpha: Double, a: UnsafePointer<Double>, lda: Int,
                                        b: UnsafePointer<Double>, ldb: Int,

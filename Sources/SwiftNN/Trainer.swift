@@ -37,6 +37,7 @@ public final class Trainer<T: Scalar> {
     let bestRunning: UnsafeMutablePointer<T>
     let tables: UnsafeMutablePointer<UnsafeMutablePointer<T>?>  // params | grads | running pointer tables
     let tableCount: Int
+    let nonWeights: [Range<Int>]                   // biases, gamma, beta in the flat buffers
 
     // optimizer
     public private(set) var rule: UpdateRule = .sgd
@@ -104,11 +105,14 @@ public final class Trainer<T: Scalar> {
         }
         tables = t.bindMemory(to: UnsafeMutablePointer<T>?.self, capacity: tableCount)
         var offset = 0
+        var nonWeights: [Range<Int>] = []
         for (i, size) in sizes.enumerated() {
             tables[i] = params + offset
             tables[sizes.count + i] = grads + offset
+            if i >= 2 * spec.layerCount || i % 2 == 1 { nonWeights.append(offset..<(offset + size)) }
             offset += size
         }
+        self.nonWeights = nonWeights
         if let running = self.running {
             var at = 0
             for l in 0..<spec.hiddenCount {
@@ -226,19 +230,33 @@ public final class Trainer<T: Scalar> {
                 (batchX + i * d).update(from: xTrain + row * d, count: d)
                 batchY[i] = yTrain[row]
             }
+            var h = hyper
+            h.learningRate = learningRate
+            h.t = iteration + 1
+            // Plain SGD runs inside backward for the weight matrices (see NetworkPlan.loss).
+            let fused = rule == .sgd
             let loss: Double
             do {
                 loss = try plan.loss(x: batchX, y: batchY, n: batch, params: paramTable, grads: gradTable,
                                      running: runningTable, scoresOut: nil, reg: reg, norm: NormSettings(),
-                                     seed: splitMix64(seed: seeds.dropout, index: UInt64(iteration)))
+                                     seed: splitMix64(seed: seeds.dropout, index: UInt64(iteration)),
+                                     fusedSGD: fused ? h.learningRate : nil)
             } catch {
                 throw EngineError(error.status, "iteration \(iteration + 1): \(error.message)")
             }
             losses?[done] = loss
-            var h = hyper
-            h.learningRate = learningRate
-            h.t = iteration + 1
-            updateStep(rule, w: params, dw: grads, s1: state1, s2: state2, count: parameterCount, h)
+            if fused {
+                for r in nonWeights {
+                    updateStep(.sgd, w: params + r.lowerBound, dw: grads + r.lowerBound, s1: nil, s2: nil,
+                               count: r.count, h)
+                }
+            } else {
+                let (w, g, s1, s2) = (params, grads, state1, state2)
+                forEachPiece(of: parameterCount) { r in
+                    let i = r.lowerBound
+                    updateStep(rule, w: w + i, dw: g + i, s1: s1 + i, s2: s2 + i, count: r.count, h)
+                }
+            }
             iteration += 1
             done += 1
             if iteration % iterationsPerEpoch == 0 {

@@ -35,7 +35,7 @@ def make_model(dtype=np.float64, normalization="batchnorm", keep=0.7, seed=3):
 
 
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
-@pytest.mark.parametrize("rule", ["sgd_momentum", "adam", "rmsprop"])
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "adam", "rmsprop"])  # sgd: fused into backward
 def test_native_trainer_matches_the_course_solver_on_the_same_minibatches(monkeypatch, normalization, rule):
     data = blobs()
     seed, batch, epochs = 11, 24, 3

@@ -108,6 +108,8 @@ def update_ratio_check(cfg, data, num_classes, steps=50, rows=5000, low=1e-4, hi
     """Train `steps` iterations with the configuration; the median ||update|| / ||W|| of the last
     10 steps of every weight matrix must lie in [low, high] (the rule of thumb is about 1e-3)."""
     from .experiment import build_model, solver_options
+    # The Python Solver here: it records each step's update/weight ratios, which the native
+    # Trainer (one update over a flat buffer in Swift) does not report.
     from .solver import DivergenceError, Solver
     np.random.seed(cfg["seed"])
     X, y = _subset(data, rows, cfg["seed"] + 2)

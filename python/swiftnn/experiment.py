@@ -1,5 +1,5 @@
-"""What the command-line tools share: a network from a configuration, short Solver runs (the
-trials of ``swiftnn search`` and the overfitting test of ``swiftnn check``), and batched
+"""What the command-line tools share: a network from a configuration, short native-Trainer runs
+(the trials of ``swiftnn search`` and the overfitting test of ``swiftnn check``), and batched
 prediction.
 
 A configuration is a dict with the ``swiftnn train`` settings (the dests of its flags):
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from .models import FullyConnectedNet
-from .solver import DivergenceError, Solver
+from .solver import DivergenceError
 
 __all__ = ["build_model", "short_train", "predict_proba", "accuracy", "Diverged"]
 
@@ -38,36 +38,8 @@ class Diverged(RuntimeError):
         self.reason, self.iteration, self.loss = reason, iteration, loss
 
 
-class _Watched:
-    """The model as the Solver sees it, with every training loss passed to a callback first.
-
-    The callback may raise to stop the run; params are the wrapped model's (the Solver reads and
-    replaces them through this object)."""
-
-    def __init__(self, model, callback):
-        self._model = model
-        self._callback = callback
-        self._iteration = 0
-
-    @property
-    def params(self):
-        return self._model.params
-
-    @params.setter
-    def params(self, value):
-        self._model.params = value
-
-    def loss(self, X, y=None):
-        if y is None:
-            return self._model.loss(X)
-        loss, grads = self._model.loss(X, y)
-        self._iteration += 1
-        self._callback(self._iteration, loss)
-        return loss, grads
-
-
 def solver_options(cfg):
-    """The Solver keyword arguments for cfg's optimization settings."""
+    """The Trainer (and Solver) keyword arguments for cfg's optimization settings."""
     schedule = cfg.get("schedule", "step")
     return {"update_rule": cfg.get("update_rule", "adam"), "optim_config": {"learning_rate": cfg["lr"]},
             "lr_decay": 1.0 if schedule == "cosine" else cfg.get("lr_decay", 1.0),
@@ -76,46 +48,56 @@ def solver_options(cfg):
 
 def short_train(cfg, data, epochs, seed=0, explode_factor=3.0, on_loss=None, num_train_samples=1000,
                 dtype=np.float32, **overrides):
-    """Train a network for cfg on data for a few epochs with the Solver, quietly.
+    """Train a network for cfg on data for a few epochs in the native Trainer, quietly.
 
     Stops early, raising :class:`Diverged`, when the loss becomes NaN/Inf or rises above
     explode_factor times the first iteration's loss (None: never). on_loss(iteration, loss), when
-    given, sees every training loss first and may raise to stop the run (the search reports losses
-    to its pruner there). overrides replace Solver options (e.g. batch_size) or, for 'reg' and
-    'dropout', the model's.
+    given, sees every training loss (after each chunk of up to 25 steps) and may raise to stop
+    the run (the search reports losses to its pruner there). overrides replace Trainer options
+    (e.g. batch_size, lr_decay) or, for 'reg' and 'dropout', the model's. num_train_samples None:
+    the training accuracy on every training row. seed: the initial weights' and the trainer's
+    (minibatches, dropout). Ctrl-C raises KeyboardInterrupt, as a Python loop would.
 
-    Returns a dict: model (with the best parameters), solver, best_val_acc, train_acc (last
-    check), loss_history, val_acc_history, seconds.
+    Returns a dict: model (with the best parameters), solver (the Trainer: loss_history,
+    train_acc_history, val_acc_history, best_val_acc), best_val_acc, train_acc (last check),
+    loss_history, val_acc_history, seconds.
     """
+    from .trainer import Trainer
+
     np.random.seed(seed)
     X = data["X_train"]
     model = build_model(cfg, int(np.prod(X.shape[1:])), int(max(data["y_train"].max(), data["y_val"].max())) + 1,
                         dtype=dtype, reg=overrides.pop("reg", None), dropout=overrides.pop("dropout", None))
     start_loss = []
 
-    def watch(iteration, loss):
-        if on_loss is not None:
-            on_loss(iteration, loss)
-        if not math.isfinite(loss):
-            raise Diverged("loss became %r at iteration %d" % (loss, iteration), iteration, loss)
-        if not start_loss:
-            start_loss.append(loss)
-        elif explode_factor is not None and loss > explode_factor * start_loss[0]:
-            raise Diverged("loss %.3g rose above %g x its start %.3g at iteration %d"
-                           % (loss, explode_factor, start_loss[0], iteration), iteration, loss)
+    def watch(trainer, first, losses):
+        for iteration, loss in enumerate(losses, first):
+            if on_loss is not None:
+                on_loss(iteration, loss)
+            if not math.isfinite(loss):
+                raise Diverged("loss became %r at iteration %d" % (loss, iteration), iteration, loss)
+            if not start_loss:
+                start_loss.append(loss)
+            elif explode_factor is not None and loss > explode_factor * start_loss[0]:
+                raise Diverged("loss %.3g rose above %g x its start %.3g at iteration %d"
+                               % (loss, explode_factor, start_loss[0], iteration), iteration, loss)
 
     options = solver_options(cfg)
     options.update(overrides)
-    solver = Solver(_Watched(model, watch), data, num_epochs=epochs, verbose=False,
-                    num_train_samples=num_train_samples, **options)
+    if num_train_samples is None:
+        num_train_samples = len(X)
+    trainer = Trainer(model, data, num_epochs=epochs, verbose=False, progress=False, seed=seed,
+                      num_train_samples=num_train_samples, on_chunk=watch, **options)
     started = time.perf_counter()
     try:
-        solver.train()
+        trainer.train()
     except DivergenceError as e:
         raise Diverged(str(e), e.iteration, e.loss) from e
-    return {"model": model, "solver": solver, "best_val_acc": float(solver.best_val_acc),
-            "train_acc": float(solver.train_acc_history[-1]), "loss_history": solver.loss_history,
-            "val_acc_history": solver.val_acc_history, "seconds": time.perf_counter() - started}
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    return {"model": model, "solver": trainer, "best_val_acc": float(trainer.best_val_acc),
+            "train_acc": float(trainer.train_acc_history[-1]), "loss_history": trainer.loss_history,
+            "val_acc_history": trainer.val_acc_history, "seconds": time.perf_counter() - started}
 
 
 def predict_proba(model, X, batch_size=2000):

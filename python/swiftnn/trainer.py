@@ -65,7 +65,9 @@ class Trainer:
     (None/'step' or 'cosine'), warmup_iters (0), early_stopping_patience (None),
     progress (True: a tqdm bar, notebook-aware), steps_per_call (progress granularity),
     on_epoch (called as on_epoch(trainer) after every epoch's accuracy check, with
-    model.params holding that epoch's parameters).
+    model.params holding that epoch's parameters), on_chunk (called as
+    on_chunk(trainer, first_iteration, losses) after every chunk of steps with their losses,
+    iterations counted from 1; it may raise to stop training, and the exception propagates).
 
     ``state()`` returns everything needed to continue later (optimizer state, iteration,
     epoch, histories); ``train(resume=state)`` continues exactly as an uninterrupted run
@@ -97,6 +99,7 @@ class Trainer:
         self.progress = kwargs.pop("progress", True)
         self.steps_per_call = kwargs.pop("steps_per_call", None)
         self.on_epoch = kwargs.pop("on_epoch", None)
+        self.on_chunk = kwargs.pop("on_chunk", None)
         if kwargs:
             raise ValueError("Unrecognized arguments %s" % ", ".join('"%s"' % k for k in kwargs))
         if self.update_rule not in RULES:
@@ -305,8 +308,11 @@ class Trainer:
                     steps = 1 if iteration == 0 else min(chunk, total - iteration)
                     status = _native.lib.snn_trainer_run(self._handle, steps, losses.ctypes.data,
                                                          ctypes.byref(done), ctypes.byref(ended))
-                    self.loss_history.extend(losses[:done.value].tolist())
+                    chunk_losses = losses[:done.value].tolist()
+                    self.loss_history.extend(chunk_losses)
                     iteration += done.value
+                    if self.on_chunk is not None and chunk_losses:
+                        self.on_chunk(self, iteration - len(chunk_losses) + 1, chunk_losses)
                     if status:
                         message = _native.lib.snn_last_error().decode(errors="replace")
                         if status == -5:

@@ -332,3 +332,27 @@ def test_ctrl_c_during_an_epoch_callback_lets_it_finish_and_leaves_a_consistent_
     assert state["iteration"] == len(state["loss_history"]) == 2 * 10 and state["epoch"] == 2
     assert len(state["val_acc_history"]) == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_on_chunk_sees_every_loss_with_its_iteration_and_may_stop_the_run():
+    seen = {}
+
+    def record(trainer, first, losses):
+        for k, loss in enumerate(losses, first):
+            assert k not in seen
+            seen[k] = loss
+
+    t = Trainer(make_model(), blobs(), update_rule="adam", batch_size=24, num_epochs=2, steps_per_call=7,
+                on_chunk=record, progress=False, verbose=False).train()
+    assert sorted(seen) == list(range(1, 21)) and [seen[k] for k in range(1, 21)] == t.loss_history
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_12(trainer, first, losses):
+        if first + len(losses) > 12:
+            raise Stop
+
+    with pytest.raises(Stop):
+        Trainer(make_model(), blobs(), update_rule="adam", batch_size=24, num_epochs=2, steps_per_call=7,
+                on_chunk=stop_at_12, progress=False, verbose=False).train()

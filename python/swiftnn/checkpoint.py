@@ -153,21 +153,26 @@ def _fsync_dir(folder):
 
 
 def save_checkpoint(path, model, config, *, trainer_state=None, loss_history=(), train_acc_history=(),
-                    val_acc_history=(), preprocess=None, meta=None):
+                    val_acc_history=(), preprocess=None, meta=None, model_params=False):
     """Write a checkpoint of model to path (.npz) atomically.
 
     trainer_state: a :meth:`swiftnn.Trainer.state` of a trainer of model. When given, the stored
-    parameters are its best snapshot, its histories are stored, and the file can be resumed;
-    otherwise the model's current parameters and the given histories are stored. config: the
-    settings; preprocess: {'method', 'mean', 'scale'}; meta adds to the stored metadata.
+    parameters are its best snapshot (or, with model_params, the model's current ones), its
+    histories are stored, and the file can be resumed; otherwise the model's current parameters
+    and the given histories are stored. config: the settings; preprocess: {'method', 'mean',
+    'scale'}; meta adds to the stored metadata.
     """
     arrays = {}
     names, shapes = list(model._names), list(model._shapes)
     hidden = list(model._dims[1:-1])
     norm = getattr(model, "normalization", None)
     if trainer_state is not None:
-        params = _split(trainer_state["best_flat"], names, shapes)
-        bn_stats = [] if trainer_state.get("best_running") is None else _split_running(trainer_state["best_running"], hidden)
+        if model_params:
+            params = model.params
+            bn_stats = [p for p in (getattr(model, "bn_params", None) or []) if norm == "batchnorm"]
+        else:
+            params = _split(trainer_state["best_flat"], names, shapes)
+            bn_stats = [] if trainer_state.get("best_running") is None else _split_running(trainer_state["best_running"], hidden)
         loss_history = trainer_state["loss_history"]
         train_acc_history = trainer_state["train_acc_history"]
         val_acc_history = trainer_state["val_acc_history"]

@@ -7,10 +7,11 @@
 
 ``swiftnn train`` trains a FullyConnectedNet on Fashion-MNIST (or CIFAR-10) with a progress bar
 and one summary line per epoch, prints the test accuracy and the time, and writes to its
-output folder: ``model.npz`` (parameters, batchnorm statistics, configuration, histories,
-optimizer state, preprocessing; rewritten after every epoch, so Ctrl-C keeps the last completed
-epoch), ``curves.png`` (loss, train/validation accuracy) and ``weights.png`` (first-layer
-weights as images). The training loop itself is called in one place, :func:`_fit`.
+output folder: ``model.npz`` (best parameters, batchnorm statistics, configuration, histories,
+the native trainer's full state, preprocessing, a checksum; rewritten atomically after every
+epoch, so Ctrl-C or a crash keeps the last completed epoch, and --resume continues exactly),
+``curves.png`` (loss, train/validation accuracy) and ``weights.png`` (first-layer weights as
+images). The training loop itself is called in one place, :func:`_fit`.
 """
 import argparse
 import json
@@ -494,7 +495,9 @@ def train(args):
         meta = {"dataset": cfg["dataset"], "epoch": int(st["epoch"]), "best_val_acc": float(st["best_val_acc"]),
                 "best_epoch": st.get("best_epoch", res["best_epoch"]), "test_acc": test_acc, "seconds": res["seconds"],
                 "iterations_per_epoch": res["iterations_per_epoch"], "num_classes": num_classes}
-        save_checkpoint(path, model, cfg, trainer_state=st, preprocess=stats, meta=meta)
+        # After training (test_acc set) the model holds the best parameters, the ones tested.
+        save_checkpoint(path, model, cfg, trainer_state=st, preprocess=stats, meta=meta,
+                        model_params=test_acc is not None)
 
     from .solver import DivergenceError
     try:

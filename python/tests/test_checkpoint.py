@@ -470,9 +470,11 @@ def _wait_for_epoch(path, epoch, proc, timeout=60):
     raise AssertionError("no checkpoint of epoch %d (process exit %r)" % (epoch, proc.poll()))
 
 
-@pytest.mark.parametrize("extra", [[], ["--schedule", "cosine", "--warmup", "150", "--patience", "20"]],
-                         ids=["step-decay", "cosine-warmup-patience"])
-def test_sigkill_mid_epoch_then_resume_ends_exactly_as_an_uninterrupted_run(fmnist, tmp_path, extra):
+@pytest.mark.parametrize("extra, how", [([], signal.SIGKILL),
+                                        (["--schedule", "cosine", "--warmup", "150", "--patience", "20"], signal.SIGKILL),
+                                        ([], signal.SIGINT)],
+                         ids=["sigkill-step-decay", "sigkill-cosine-warmup-patience", "ctrl-c-step-decay"])
+def test_killed_mid_epoch_then_resumed_ends_exactly_as_an_uninterrupted_run(fmnist, tmp_path, extra, how):
     # 2500 rows in batches of 10: 250 steps (~0.1-0.3 s) per epoch; batchnorm and dropout on;
     # with 0.85 per epoch, killing after epoch 5 exercises a late step-decay rate.
     settings = ["--data", fmnist, "--num-train", "2500", "--num-val", "200", "--hidden", "128", "64",
@@ -489,13 +491,15 @@ def test_sigkill_mid_epoch_then_resume_ends_exactly_as_an_uninterrupted_run(fmni
     try:
         _wait_for_epoch(killed / "model.npz", 5, proc)
         time.sleep(0.05)  # into the next epoch
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(how)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    # Ctrl-C: the run stops at the next chunk, tests the best parameters and writes the checkpoint
+    # of the last completed epoch (exit 130); SIGKILL leaves the one written after that epoch.
+    assert proc.returncode == (-signal.SIGKILL if how == signal.SIGKILL else 130)
     at_kill = load_checkpoint(killed / "model.npz")
     assert 5 <= at_kill.epoch < 8, at_kill.epoch
 

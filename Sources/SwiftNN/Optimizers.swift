@@ -118,3 +118,15 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
         }
     }
 }
+
+/// updateStep over pieces of the buffers on every core when they are long enough to pay for it
+/// (see forEachPiece); the result equals updateStep's.
+@inlinable
+public func updateStepOnAllCores<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>, dw: UnsafePointer<T>,
+                                            s1: UnsafeMutablePointer<T>?, s2: UnsafeMutablePointer<T>?,
+                                            count: Int, _ h: UpdateHyperparameters) {
+    forEachPiece(of: count) { r in
+        let i = r.lowerBound
+        updateStep(rule, w: w + i, dw: dw + i, s1: s1.map { $0 + i }, s2: s2.map { $0 + i }, count: r.count, h)
+    }
+}

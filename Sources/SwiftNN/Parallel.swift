@@ -13,7 +13,7 @@ let processorCount = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 /// microseconds against ~1 ns per element). Piece boundaries are multiples of 64 elements so that
 /// vector loops keep their lanes aligned within a piece. Results equal a serial call: every
 /// element is computed by the same code whatever piece it falls in.
-func forEachPiece(of count: Int, minimum: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
+public func forEachPiece(of count: Int, minimum: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
     let pieces = count >= minimum ? min(processorCount, count / 64) : 1
     if pieces <= 1 {
         body(0..<count)

@@ -251,11 +251,7 @@ public final class Trainer<T: Scalar> {
                                count: r.count, h)
                 }
             } else {
-                let (w, g, s1, s2) = (params, grads, state1, state2)
-                forEachPiece(of: parameterCount) { r in
-                    let i = r.lowerBound
-                    updateStep(rule, w: w + i, dw: g + i, s1: s1 + i, s2: s2 + i, count: r.count, h)
-                }
+                updateStepOnAllCores(rule, w: params, dw: grads, s1: state1, s2: state2, count: parameterCount, h)
             }
             iteration += 1
             done += 1

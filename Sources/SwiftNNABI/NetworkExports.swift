@@ -53,7 +53,7 @@ func updateChecked<T: Scalar>(_ rule: Int32, _ w: Out<T>, _ s1: Out<T>, _ s2: Ou
         try checkPrecision(h, rule, T.self)
         let s1 = rule.stateCount >= 1 ? try required(s1, "s1") : s1
         let s2 = rule.stateCount >= 2 ? try required(s2, "s2") : s2
-        updateStep(rule, w: try required(w, "w"), dw: try required(dw, "dw"), s1: s1, s2: s2, count: count, h)
+        updateStepOnAllCores(rule, w: try required(w, "w"), dw: try required(dw, "dw"), s1: s1, s2: s2, count: count, h)
     }
 }
 
@@ -87,7 +87,7 @@ func updateManyChecked<T: Scalar>(_ rule: Int32, _ count: Int64, _ w: Table<T>, 
         let s1 = rule.stateCount >= 1 ? try PointerTable(s1, count: count, name: "s1") : nil
         let s2 = rule.stateCount >= 2 ? try PointerTable(s2, count: count, name: "s2") : nil
         for i in 0..<count {
-            updateStep(rule, w: w[i], dw: dw[i], s1: s1?[i], s2: s2?[i], count: Int(sizes[i]), h)
+            updateStepOnAllCores(rule, w: w[i], dw: dw[i], s1: s1?[i], s2: s2?[i], count: Int(sizes[i]), h)
         }
     }
 }

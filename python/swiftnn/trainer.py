@@ -61,7 +61,8 @@ class Trainer:
 
     Keyword arguments (course Solver's): update_rule ('sgd', 'sgd_momentum', 'nesterov',
     'rmsprop', 'adam', 'adagrad'), optim_config, lr_decay, batch_size, num_epochs,
-    num_train_samples, num_val_samples, print_every, verbose. Ours: seed (0), lr_schedule
+    num_train_samples, num_val_samples, print_every (accepted, nothing is printed per iteration),
+    verbose (epoch lines); optim_config nesterov=True with 'sgd_momentum' is 'nesterov'. Ours: seed (0), lr_schedule
     (None/'step' or 'cosine'), warmup_iters (0), early_stopping_patience (None),
     progress (True: a tqdm bar, notebook-aware), steps_per_call (progress granularity),
     on_epoch (called as on_epoch(trainer) after every epoch's accuracy check, with
@@ -197,6 +198,13 @@ class Trainer:
         self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
 
     # ------------------------------------------------------------------------------------
+    def _rule_code(self):
+        """The engine's rule number; sgd_momentum with optim_config nesterov=True is Nesterov's
+        momentum, as in optim.sgd_momentum."""
+        if self.update_rule == "sgd_momentum" and self.optim_config.get("nesterov"):
+            return RULES["nesterov"]
+        return RULES[self.update_rule]
+
     def _configure(self, total):
         lib = _native.lib
         config = dict(self.optim_config)
@@ -204,7 +212,7 @@ class Trainer:
         self._base_lr = float(config["learning_rate"])
         self._native_optim = config
         native = _native_config("Trainer", config, 1)
-        call(lib.snn_trainer_set_optimizer(self._handle, RULES[self.update_rule], ctypes.byref(native),
+        call(lib.snn_trainer_set_optimizer(self._handle, self._rule_code(), ctypes.byref(native),
                                            float(self.model.reg)), "Trainer")
         # The step decay and the patience count are kept here, not in the library: its
         # set_progress restarts them as pow(decay, epoch) (not the product the uninterrupted run
@@ -229,7 +237,7 @@ class Trainer:
         config = dict(self._native_optim, learning_rate=self._base_lr * factor)
         native = _native_config("Trainer", config, 1)
         saved = self._state.copy()  # set_optimizer zeroes the optimizer state
-        call(_native.lib.snn_trainer_set_optimizer(self._handle, RULES[self.update_rule], ctypes.byref(native),
+        call(_native.lib.snn_trainer_set_optimizer(self._handle, self._rule_code(), ctypes.byref(native),
                                                    float(self.model.reg)), "Trainer")
         self._state[...] = saved
 

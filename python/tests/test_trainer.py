@@ -356,3 +356,15 @@ def test_on_chunk_sees_every_loss_with_its_iteration_and_may_stop_the_run():
     with pytest.raises(Stop):
         Trainer(make_model(), blobs(), update_rule="adam", batch_size=24, num_epochs=2, steps_per_call=7,
                 on_chunk=stop_at_12, progress=False, verbose=False).train()
+
+
+def test_sgd_momentum_with_nesterov_in_optim_config_is_the_nesterov_rule():
+    def run(rule, config):
+        t = Trainer(make_model(), blobs(), update_rule=rule, optim_config=dict(config, learning_rate=0.05),
+                    batch_size=24, num_epochs=2, seed=4, progress=False, verbose=False)
+        t.train()
+        return t.loss_history
+
+    nesterov = run("nesterov", {})
+    assert run("sgd_momentum", {"nesterov": True}) == nesterov
+    assert run("sgd_momentum", {}) != nesterov

@@ -209,7 +209,8 @@ def save_checkpoint(path, model, config, *, trainer_state=None, loss_history=(),
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / (".%s.%s.tmp" % (path.name, uuid.uuid4().hex[:12]))
+    # The writer's pid in the name lets a later save remove what a killed writer left behind.
+    tmp = path.parent / (".%s.%d.%s.tmp" % (path.name, os.getpid(), uuid.uuid4().hex[:12]))
     try:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
@@ -223,7 +224,27 @@ def save_checkpoint(path, model, config, *, trainer_state=None, loss_history=(),
             pass
         raise
     _fsync_dir(path.parent)
+    _remove_orphans(path)
     return path
+
+
+def _remove_orphans(path):
+    """Deletes temporary files of path left by writers that no longer run (killed mid-write)."""
+    for tmp in path.parent.glob(".%s.*.tmp" % path.name):
+        parts = tmp.name[len(path.name) + 2:].split(".")
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def _read_arrays(path):

@@ -358,6 +358,18 @@ def test_sigkill_between_write_and_rename_leaves_the_previous_checkpoint_loadabl
     leftovers = [q.name for q in path.parent.iterdir() if q.name != "model.npz"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".model.npz.") and leftovers[0].endswith(".tmp")
 
+    # The next save removes what the killed writer left, but never a running writer's file.
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = path.parent / (".model.npz.%d.0123456789ab.tmp" % running.pid)
+        live.write_bytes(b"in progress")
+        save_checkpoint(path, make_model(), CONFIG, meta={"epoch": 3})
+        assert sorted(q.name for q in path.parent.iterdir()) == sorted(["model.npz", live.name])
+        assert load_checkpoint(path).epoch == 3
+    finally:
+        running.kill()
+        running.wait()
+
 
 def test_the_file_is_fsynced_before_the_rename_and_the_folder_after(trained, tmp_path, monkeypatch):
     model, states = trained

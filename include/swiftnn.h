@@ -282,7 +282,9 @@ int32_t snn_trainer_evaluate(snn_trainer *trainer, double *train_acc, double *va
                              int32_t *improved, int32_t *stop);
 /* Continues a run after set_data: the next step is `iteration`, `epoch` epochs are done, and
  * best_val_acc is the best validation accuracy so far (the current params become the best
- * snapshot). With the same data, seed and state the run goes on as an uninterrupted one. */
+ * snapshot). With the same data, seed and state the run goes on as an uninterrupted one, the
+ * step decay included; the early-stopping count of checks without improvement restarts at 0
+ * (swiftnn.Trainer keeps that count itself). */
 int32_t snn_trainer_set_progress(snn_trainer *trainer, int64_t iteration, int64_t epoch,
                                  double best_val_acc);
 /* Copies the best snapshot into params and running. */

@@ -187,7 +187,10 @@ public final class Trainer<T: Scalar> {
     public func setProgress(iteration: Int, epoch: Int, bestValidationAccuracy: Double) {
         self.iteration = iteration
         self.epoch = epoch
-        decayFactor = schedule == .step ? pow(decay, Double(epoch)) : 1
+        // Multiplied up epoch by epoch as the uninterrupted run did: pow(decay, epoch) differs
+        // from that product in the last bits.
+        decayFactor = 1
+        if schedule == .step { for _ in 0..<max(epoch, 0) { decayFactor *= decay } }
         checks = iteration > 0 ? epoch + 1 : 0
         self.bestValidationAccuracy = bestValidationAccuracy
         checksWithoutImprovement = 0

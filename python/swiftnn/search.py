@@ -72,11 +72,11 @@ def add_search_arguments(s):
                    help="architectures to choose from, hidden sizes joined by '-'")
     b = s.add_argument_group("budget")
     b.add_argument("--coarse-trials", type=int, default=30, metavar="N", help="trials in the coarse stage")
-    b.add_argument("--coarse-epochs", type=int, default=1, metavar="N", help="epochs per coarse trial")
+    b.add_argument("--coarse-epochs", type=int, default=2, metavar="N", help="epochs per coarse trial")
     b.add_argument("--coarse-train", type=int, default=10000, metavar="N",
                    help="training rows per coarse trial (the first N of the training rows)")
-    b.add_argument("--fine-trials", type=int, default=10, metavar="N", help="trials in the fine stage (0: none)")
-    b.add_argument("--fine-epochs", type=int, default=4, metavar="N", help="epochs per fine trial, on all training rows")
+    b.add_argument("--fine-trials", type=int, default=12, metavar="N", help="trials in the fine stage (0: none)")
+    b.add_argument("--fine-epochs", type=int, default=8, metavar="N", help="epochs per fine trial, on all training rows")
     b.add_argument("--explode", type=float, default=3.0, metavar="F",
                    help="stop a trial whose loss rises above F times its first loss")
     r = s.add_argument_group("study and output")

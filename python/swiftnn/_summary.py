@@ -207,8 +207,8 @@ def training_items(loop, kind):
     hyper = []
     lr = config.get("learning_rate")
     if lr is None and kind == "native":
-        from .trainer import _DEFAULT_LR
-        lr = _DEFAULT_LR.get(rule)
+        from .optim import DEFAULT_LR
+        lr = DEFAULT_LR.get(rule)
     hyper.append("learning_rate %s" % (_scalar(lr) if lr is not None else "(the rule's default)"))
     for k, v in config.items():
         s = _scalar(v)

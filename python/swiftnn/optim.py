@@ -16,6 +16,16 @@ from ._arrays import _real_dtype, call, floats, require_shape
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad", "Optimizer"]
 
 RULES = {"sgd": 0, "sgd_momentum": 1, "nesterov": 2, "rmsprop": 3, "adam": 4, "adagrad": 5}
+# Learning rates used when a config gives none (the course's, and 1e-2 for ours).
+DEFAULT_LR = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2, "adam": 1e-3, "adagrad": 1e-2}
+
+
+def rule_code(rule, config):
+    """The engine's number for rule (a name of RULES); sgd_momentum with config nesterov=True is
+    Nesterov's momentum."""
+    if rule == "sgd_momentum" and config.get("nesterov"):
+        return RULES["nesterov"]
+    return RULES[rule]
 # The state arrays each rule keeps in its config, by the course's names.
 _STATE = {0: (), 1: ("velocity",), 2: ("velocity",), 3: ("cache",), 4: ("m", "v"), 5: ("cache",)}
 
@@ -91,7 +101,7 @@ def sgd_momentum(w, dw, config=None):
         config = {}
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
-    return _update("sgd_momentum", 2 if config.get("nesterov") else 1, w, dw, config)
+    return _update("sgd_momentum", rule_code("sgd_momentum", config), w, dw, config)
 
 
 def rmsprop(w, dw, config=None):
@@ -144,13 +154,10 @@ class Optimizer:
     """Updates every array of ``params`` in place with one native call per step.
 
     ``Optimizer(params, rule='adam', learning_rate=1e-3, **hyperparameters)``; rule is one of
-    sgd, sgd_momentum, nesterov, rmsprop, adam, adagrad. ``step(grads)`` takes a dict with
+    sgd, sgd_momentum (nesterov=True: Nesterov's), nesterov, rmsprop, adam, adagrad. ``step(grads)`` takes a dict with
     the keys of ``params``. State arrays live in ``self.state[name]``; ``self.t`` counts steps.
     All params must be C-contiguous arrays of one float dtype (float32 or float64).
     """
-
-    _DEFAULTS = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2,
-                 "adam": 1e-3, "adagrad": 1e-2}
 
     def __init__(self, params, rule="adam", **config):
         if rule not in RULES:
@@ -158,7 +165,7 @@ class Optimizer:
         self.params = params
         self.rule = rule
         self.config = dict(config)
-        self.config.setdefault("learning_rate", self._DEFAULTS[rule])
+        self.config.setdefault("learning_rate", DEFAULT_LR[rule])
         self.t = 0
         self.state = {}
         dtypes = {np.asarray(p).dtype for p in params.values()}
@@ -169,7 +176,7 @@ class Optimizer:
 
     def step(self, grads):
         names = list(self.params)
-        code = RULES[self.rule]
+        code = rule_code(self.rule, self.config)
         count = len(names)
         ptrs = {key: (ctypes.c_void_p * count)() for key in ("w", "dw", "s1", "s2")}
         sizes = (ctypes.c_int64 * count)()

@@ -20,12 +20,11 @@ from . import _native
 from ._arrays import call, labels
 from ._native import SwiftNNError
 from .models import _ACTIVATIONS, _NORMS, NeuralNetTwoLayerNet, _PlannedNet
-from .optim import RULES, _native_config
+from .optim import DEFAULT_LR, RULES, _native_config, rule_code
 from .solver import DivergenceError
 
 __all__ = ["Trainer"]
 
-_DEFAULT_LR = {"sgd": 1e-2, "sgd_momentum": 1e-2, "nesterov": 1e-2, "rmsprop": 1e-2, "adam": 1e-3, "adagrad": 1e-2}
 
 
 class _DeferredInterrupt:
@@ -198,27 +197,20 @@ class Trainer:
         self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
 
     # ------------------------------------------------------------------------------------
-    def _rule_code(self):
-        """The engine's rule number; sgd_momentum with optim_config nesterov=True is Nesterov's
-        momentum, as in optim.sgd_momentum."""
-        if self.update_rule == "sgd_momentum" and self.optim_config.get("nesterov"):
-            return RULES["nesterov"]
-        return RULES[self.update_rule]
-
     def _configure(self, total):
         lib = _native.lib
         config = dict(self.optim_config)
-        config.setdefault("learning_rate", _DEFAULT_LR[self.update_rule])
+        config.setdefault("learning_rate", DEFAULT_LR[self.update_rule])
         self._base_lr = float(config["learning_rate"])
         self._native_optim = config
         native = _native_config("Trainer", config, 1)
-        call(lib.snn_trainer_set_optimizer(self._handle, self._rule_code(), ctypes.byref(native),
+        call(lib.snn_trainer_set_optimizer(self._handle, rule_code(self.update_rule, self.optim_config),
+                                           ctypes.byref(native),
                                            float(self.model.reg)), "Trainer")
         # The step decay and the patience count are kept here, not in the library: its
-        # set_progress restarts them as pow(decay, epoch) (not the product the uninterrupted run
-        # multiplied up, which differs in the last bits from epoch ~4 on) and with no checks
-        # without improvement, so a resumed run would drift. Here both follow from the epoch
-        # and the validation history, the same for a whole and a resumed run.
+        # set_progress restarts the count of checks without improvement at 0, so a resumed run
+        # would stop later than the whole one. Here both follow from the epoch and the
+        # validation history, the same for a whole and a resumed run.
         kind = 1 if self.lr_schedule == "cosine" else 0
         call(lib.snn_trainer_set_schedule(self._handle, kind, 1.0, self.warmup_iters, total, 0), "Trainer")
         call(self._kernels.trainer_set_data(self._handle, self.X_train.ctypes.data, self.y_train.ctypes.data,
@@ -237,7 +229,8 @@ class Trainer:
         config = dict(self._native_optim, learning_rate=self._base_lr * factor)
         native = _native_config("Trainer", config, 1)
         saved = self._state.copy()  # set_optimizer zeroes the optimizer state
-        call(_native.lib.snn_trainer_set_optimizer(self._handle, self._rule_code(), ctypes.byref(native),
+        call(_native.lib.snn_trainer_set_optimizer(self._handle, rule_code(self.update_rule, self.optim_config),
+                                                   ctypes.byref(native),
                                                    float(self.model.reg)), "Trainer")
         self._state[...] = saved
 

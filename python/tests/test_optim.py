@@ -462,3 +462,18 @@ def test_complex_w_raises_type_error(rule):
 def test_optimizer_complex_params_raise_type_error():
     with pytest.raises(TypeError):
         optim.Optimizer({"W": np.ones((3, 4), np.complex128)}, rule="sgd")
+
+
+def test_optimizer_sgd_momentum_with_nesterov_takes_nesterov_steps():
+    rng = np.random.default_rng(5)
+    w0, grads = rng.standard_normal(40), [rng.standard_normal(40) for _ in range(3)]
+
+    def run(rule, **config):
+        params = {"w": w0.copy()}
+        opt = optim.Optimizer(params, rule, learning_rate=0.1, **config)
+        for g in grads:
+            opt.step({"w": g})
+        return params["w"]
+
+    np.testing.assert_array_equal(run("sgd_momentum", nesterov=True), run("nesterov"))
+    assert not np.array_equal(run("sgd_momentum"), run("nesterov"))

@@ -1,27 +1,205 @@
-// Both cores for the long elementwise passes (the update rules over every parameter). GEMMs
-// already use OpenBLAS's threads; this is for the loops between them.
-import Dispatch
+// Both cores for the GEMMs and for the long elementwise passes (the update rules over every
+// parameter). The engine splits the work itself, on a team of helper threads that stay awake
+// between jobs; OpenBLAS runs on one thread.
+import CBLAS
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Online processors, read once.
-let processorCount = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+/// The threads the engine computes on: OpenBLAS's thread count when the engine first needs it
+/// (OpenBLAS takes it from OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else the online
+/// processors). From then on OpenBLAS itself runs on one thread.
+@usableFromInline let engineThreads: Int = {
+    let threads = max(1, Int(openblas_get_num_threads()))
+    if let v = getenv("SWIFTNN_GEMM_SPLIT"), String(cString: v) == "0" { return -threads }
+    openblas_set_num_threads(1)
+    return threads
+}()
 
-/// Calls body on contiguous pieces covering 0..<count, one piece per core, at once, when count
-/// is at least `minimum` (below it, waking a second thread costs more than it saves: a few
-/// microseconds against ~1 ns per element). Piece boundaries are multiples of 64 elements so that
-/// vector loops keep their lanes aligned within a piece. Results equal a serial call: every
-/// element is computed by the same code whatever piece it falls in.
-public func forEachPiece(of count: Int, minimum: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
-    let pieces = count >= minimum ? min(processorCount, count / 64) : 1
+/// Calls body on contiguous pieces covering 0..<count, one piece per thread, at once, when count
+/// is at least `minimum` (below it, handing work to a helper costs more than it saves: about a
+/// microsecond against ~1 ns per element). Piece boundaries are multiples of `alignment`, 64
+/// elements by default so that vector loops keep their lanes aligned within a piece. Results
+/// equal a serial call: every element is computed by the same code whatever piece it falls in.
+public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int = 64,
+                         _ body: (Range<Int>) -> Void) {
+    let pieces = count >= minimum ? min(abs(engineThreads), count / alignment) : 1
     if pieces <= 1 {
         body(0..<count)
         return
     }
-    let step = (count / pieces + 63) & ~63
-    DispatchQueue.concurrentPerform(iterations: pieces) { i in
+    let step = ((count + pieces - 1) / pieces + alignment - 1) / alignment * alignment
+    onEveryThread { i in
         let start = min(i * step, count), end = i == pieces - 1 ? count : min(start + step, count)
-        if start < end { body(start..<end) }
+        if i < pieces, start < end { body(start..<end) }
     }
 }
+
+/// Splits `c (m, n) = op(a) · op(b)` into one block of rows per thread (or of columns, when
+/// there are too few rows) and calls `body(rows, columns, a, b, c)` for every block at once,
+/// with the pointers moved to the block's start. Each call runs OpenBLAS on one thread:
+/// OpenBLAS's own two-thread split wastes much of the second core at the shapes of a training
+/// step (M or N of 100-800, K of 100-3072), while equal halves run at nearly twice one core's
+/// rate. An element is computed by the same kernel in the same order whichever block holds it,
+/// so results depend only on the thread count.
+@inlinable
+func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                     c: UnsafeMutablePointer<T>, ldc: Int,
+                     _ body: (Int, Int, UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+    let blocks = gemmBlocks(m: m, n: n, k: k)
+    if blocks <= 1 {
+        body(m, n, a, b, c)
+    } else if m >= blocks * minimumBlockEdge {
+        let step = ((m + blocks - 1) / blocks + 3) & ~3
+        onEveryThread { i in
+            let start = min(i * step, m), end = i == blocks - 1 ? m : min(start + step, m)
+            guard start < end else { return }
+            body(end - start, n, transA ? a + start : a + start * lda, b, c + start * ldc)
+        }
+    } else {
+        let step = ((n + blocks - 1) / blocks + 15) & ~15
+        onEveryThread { i in
+            let start = min(i * step, n), end = i == blocks - 1 ? n : min(start + step, n)
+            guard start < end else { return }
+            body(m, end - start, a, transB ? b + start * ldb : b + start, c + start)
+        }
+    }
+}
+
+/// Rows (or columns) a GEMM block has at least; thinner blocks run the kernel's edge code.
+@usableFromInline let minimumBlockEdge = 32
+nonisolated(unsafe) public var minimumSplitFLOP = 1 << 22
+
+/// How many blocks to cut a GEMM into: one per engine thread once it is worth it (about
+/// 4 MFLOP, 40 µs on one core).
+@usableFromInline func gemmBlocks(m: Int, n: Int, k: Int) -> Int {
+    let threads = engineThreads
+    guard debugSplit, threads > 1, 2 * m * n * k >= minimumSplitFLOP, max(m, n) >= threads * minimumBlockEdge else { return 1 }
+    return threads
+}
+
+/// The helper threads, one fewer than the engine's threads; nil with one thread.
+let team: Team? = abs(engineThreads) > 1 ? Team(helpers: abs(engineThreads) - 1) : nil
+
+/// Runs body(0) ... body(engineThreads - 1) at once, body(0) on the calling thread, and returns
+/// when all have returned. Runs them in turn on the calling thread instead when the team is busy
+/// with another caller's job or this is a forked child (which has no helpers).
+@usableFromInline func onEveryThread(_ body: (Int) -> Void) {
+    if let team, team.run(body) { return }
+    for i in 0..<abs(engineThreads) { body(i) }
+}
+
+/// Persistent helper threads that stay awake between jobs. A training step hands out a job
+/// every 50-500 µs; Dispatch's concurrentPerform took 12-25 µs a call here to wake its threads,
+/// and an idle core of a virtual machine drops into the hypervisor. So a helper spins on the
+/// job counter for `spinSeconds` after each job before it parks on a condition variable.
+/// Helper i runs body(i) of every job, exactly once per job.
+final class Team: @unchecked Sendable {
+    let helpers: Int
+    let spinSeconds = 200e-6
+    let owner = getpid()
+    /// Bumped once per job; helpers wait for it to change.
+    let generation = Atomic<Int>(0)
+    /// Helpers still working on the current job.
+    let remaining = Atomic<Int>(0)
+    /// Helpers parked (or about to park) on `wake`.
+    let sleepers = Atomic<Int>(0)
+    /// Set while a caller owns the team.
+    let busy = Atomic<Bool>(false)
+    /// The current job; written only while no helper is working.
+    nonisolated(unsafe) var job: ((Int) -> Void)?
+    let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init(helpers: Int) {
+        self.helpers = helpers
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(wake, nil)
+        for index in 1...helpers {
+            let start = Unmanaged.passRetained(Helper(team: self, index: index)).toOpaque()
+            var id = pthread_t()
+            let status = pthread_create(&id, nil, { raw in
+                let helper = Unmanaged<Helper>.fromOpaque(raw!).takeRetainedValue()
+                helper.team.serve(index: helper.index)
+                return nil
+            }, start)
+            precondition(status == 0, "swiftnn: could not start a helper thread (error \(status))")
+            pthread_detach(id)
+        }
+    }
+
+    final class Helper {
+        let team: Team, index: Int
+        init(team: Team, index: Int) { self.team = team; self.index = index }
+    }
+
+    /// Runs the job on every thread and returns true; false, having run nothing, if another
+    /// caller has the team or this process is a fork of the one that started the helpers.
+    func run(_ body: (Int) -> Void) -> Bool {
+        guard getpid() == owner,
+              busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        withoutActuallyEscaping(body) { body in
+            job = body
+            remaining.store(helpers, ordering: .relaxed)
+            generation.add(1, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(lock)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(lock)
+            }
+            body(0)
+            while remaining.load(ordering: .acquiring) > 0 { snn_spin_hint() }
+            job = nil
+        }
+        busy.store(false, ordering: .releasing)
+        return true
+    }
+
+    private func serve(index: Int) {
+        var seen = 0
+        while true {
+            seen = waitForJob(after: seen)
+            work(index)
+            remaining.subtract(1, ordering: .releasing)
+        }
+    }
+
+    // A function of its own so that the helper's reference to the job is dropped before it
+    // reports done (the caller's withoutActuallyEscaping checks that nothing kept the closure).
+    @inline(never) private func work(_ index: Int) { job!(index) }
+
+    private func waitForJob(after seen: Int) -> Int {
+        let deadline = monotonicSeconds() + spinSeconds
+        var spins = 0
+        while true {
+            let now = generation.load(ordering: .acquiring)
+            if now != seen { return now }
+            snn_spin_hint()
+            spins += 1
+            if spins & 63 == 0, monotonicSeconds() > deadline { break }
+        }
+        pthread_mutex_lock(lock)
+        // Sequentially consistent with run()'s bump-then-check: either run() sees this sleeper
+        // and broadcasts, or this load sees the new generation.
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        var now = generation.load(ordering: .sequentiallyConsistent)
+        while now == seen {
+            pthread_cond_wait(wake, lock)
+            now = generation.load(ordering: .acquiring)
+        }
+        sleepers.subtract(1, ordering: .relaxed)
+        pthread_mutex_unlock(lock)
+        return now
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+nonisolated(unsafe) public var debugSplit = true

@@ -228,10 +228,14 @@ public final class Trainer<T: Scalar> {
             : try PointerTable(UnsafePointer(tables + 2 * sizes), count: 2 * plan.spec.hiddenCount, name: "running")
         var done = 0
         while done < maxSteps && !stopped {
-            for i in 0..<batch {
-                let row = randomIndex(splitMix64(seed: seeds.batch, index: UInt64(iteration * batch + i)), below: nTrain)
-                (batchX + i * d).update(from: xTrain + row * d, count: d)
-                batchY[i] = yTrain[row]
+            // Rows of a whole batch are megabytes from all over the data set: both cores copy.
+            forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1) { rows in
+                for i in rows {
+                    let row = randomIndex(splitMix64(seed: seeds.batch, index: UInt64(iteration * batch + i)),
+                                          below: nTrain)
+                    (batchX + i * d).update(from: xTrain + row * d, count: d)
+                    batchY[i] = yTrain[row]
+                }
             }
             var h = hyper
             h.learningRate = learningRate

@@ -12,7 +12,6 @@ import Glibc
 /// processors). From then on OpenBLAS itself runs on one thread.
 @usableFromInline let engineThreads: Int = {
     let threads = max(1, Int(openblas_get_num_threads()))
-    if let v = getenv("SWIFTNN_GEMM_SPLIT"), String(cString: v) == "0" { return -threads }
     openblas_set_num_threads(1)
     return threads
 }()
@@ -24,7 +23,7 @@ import Glibc
 /// equal a serial call: every element is computed by the same code whatever piece it falls in.
 public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int = 64,
                          _ body: (Range<Int>) -> Void) {
-    let pieces = count >= minimum ? min(abs(engineThreads), count / alignment) : 1
+    let pieces = count >= minimum ? min(engineThreads, count / alignment) : 1
     if pieces <= 1 {
         body(0..<count)
         return
@@ -70,25 +69,26 @@ func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
 
 /// Rows (or columns) a GEMM block has at least; thinner blocks run the kernel's edge code.
 @usableFromInline let minimumBlockEdge = 32
-nonisolated(unsafe) public var minimumSplitFLOP = 1 << 22
+/// GEMMs below this many FLOP stay whole: 1 MFLOP is ~12 µs on one core, against ~1 µs to hand
+/// half to a spinning helper. (W2's 100x100x100 GEMMs, 2 MFLOP, gain from the split.)
+@usableFromInline let minimumSplitFLOP = 1 << 20
 
-/// How many blocks to cut a GEMM into: one per engine thread once it is worth it (about
-/// 4 MFLOP, 40 µs on one core).
+/// How many blocks to cut a GEMM into: one per engine thread, from `minimumSplitFLOP` on.
 @usableFromInline func gemmBlocks(m: Int, n: Int, k: Int) -> Int {
     let threads = engineThreads
-    guard debugSplit, threads > 1, 2 * m * n * k >= minimumSplitFLOP, max(m, n) >= threads * minimumBlockEdge else { return 1 }
+    guard threads > 1, 2 * m * n * k >= minimumSplitFLOP, max(m, n) >= threads * minimumBlockEdge else { return 1 }
     return threads
 }
 
 /// The helper threads, one fewer than the engine's threads; nil with one thread.
-let team: Team? = abs(engineThreads) > 1 ? Team(helpers: abs(engineThreads) - 1) : nil
+let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
 
 /// Runs body(0) ... body(engineThreads - 1) at once, body(0) on the calling thread, and returns
 /// when all have returned. Runs them in turn on the calling thread instead when the team is busy
 /// with another caller's job or this is a forked child (which has no helpers).
 @usableFromInline func onEveryThread(_ body: (Int) -> Void) {
     if let team, team.run(body) { return }
-    for i in 0..<abs(engineThreads) { body(i) }
+    for i in 0..<engineThreads { body(i) }
 }
 
 /// Persistent helper threads that stay awake between jobs. A training step hands out a job
@@ -201,5 +201,3 @@ func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
-
-nonisolated(unsafe) public var debugSplit = true

@@ -185,6 +185,40 @@ def test_separate_native_trainers_in_threads_equal_serial():
         assert _equal(a, b), "trainer %d differs from its serial run" % i
 
 
+# ---- fork ---------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_computes_without_the_parents_helper_threads():
+    """The engine's helper threads do not survive fork (multiprocessing's default on Linux): a
+    child of a process that has used them must still finish its work, with the same numbers."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 700)).astype(np.float32)
+    w = rng.standard_normal((700, 500)).astype(np.float32)
+    b = np.zeros(500, np.float32)
+    dw = rng.standard_normal(w.shape).astype(np.float32)
+    expected_out = layers.affine_forward(x, w, b)[0]
+    expected_w = optim.adam(w.copy(), dw, {"learning_rate": 1e-3})[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        code = 1
+        try:
+            import signal
+            signal.alarm(120)
+            out = layers.affine_forward(x, w, b)[0]
+            new_w = optim.adam(w.copy(), dw, {"learning_rate": 1e-3})[0]
+            code = 0 if np.allclose(out, expected_out, rtol=1e-5, atol=1e-4) and np.array_equal(new_w, expected_w) else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    reported = os.read(read, 1)
+    os.close(read)
+    assert reported == bytes([0]) and os.waitstatus_to_exitcode(status) == 0, \
+        "the forked child failed (report %r, status %r)" % (reported, status)
+
+
 # ---- the GIL is released: two threads on two cores -------------------------------------------
 
 def _speedup_child():

@@ -64,6 +64,7 @@ def main():
     if args.contestant == "native":
         import swiftnn_contestants as sc
         result["version"] = sc.swiftnn.__version__
+        result["threads_framework"] = {"swiftnn threads": sc.swiftnn.thread_count()}
         steps, epochs, losses, how = sc.native_trainer(w, X, y, params, epochs=args.epochs, min_iters=args.min_iters,
                                                        min_seconds=args.min_seconds, warmup=args.warmup)
         result["epoch_seconds"] = epochs
@@ -78,6 +79,7 @@ def main():
             import swiftnn_contestants as mod
             make = mod.make_layers_step if args.contestant == "layers" else mod.make_loss_step
             result["version"] = mod.swiftnn.__version__
+            result["threads_framework"] = {"swiftnn threads": mod.swiftnn.thread_count()}
         elif args.contestant == "jax":
             import peer_jax as mod
             make = mod.make_step

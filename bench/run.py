@@ -584,7 +584,9 @@ def render_threads(s, args):
             L.append("- %s: %s%s; %s threads in the process at the end" % (LABELS[c], pools or "no BLAS", extra,
                                                                             x["process_threads"]))
     L.append("- NumPy's OpenBLAS and Debian's (libswiftnn's) are both loaded in the swiftnn processes, but only "
-             "libswiftnn's does GEMMs there, so the two pools never compete; no two contestants run at once.")
+             "libswiftnn's does GEMMs there, so the two pools never compete; no two contestants run at once. "
+             "libswiftnn sets its OpenBLAS to one thread and splits each GEMM over its own threads "
+             "(`swiftnn threads`).")
     L.append("")
     return L
 

@@ -11,7 +11,7 @@
  *    until its next failing call. Outputs are unspecified after a failure.
  *  - Labels are int64_t class indices in [0, c).
  *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
- *    which is per thread. Calls on one network plan or one trainer from several threads
+ *    which is per thread, and the helper threads (see snn_thread_count). Calls on one network plan or one trainer from several threads
  *    run one at a time (each handle has a lock); calls on different handles run in parallel.
  */
 #ifndef SWIFTNN_H
@@ -39,6 +39,11 @@ extern "C" {
 
 /* The message of this thread's last failing call ("" if none). Never NULL. */
 const char *snn_last_error(void);
+/* The threads the library computes on: OpenBLAS's thread count when the library first needs
+ * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU). The library splits
+ * GEMMs and long elementwise passes itself on that many threads (helpers spin ~0.2 ms after a
+ * job, then sleep) and sets the OpenBLAS it links to one thread, for the whole process. */
+int64_t snn_thread_count(void);
 /* The library version, e.g. "0.1.0". */
 const char *snn_version(void);
 

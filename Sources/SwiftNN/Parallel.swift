@@ -16,6 +16,9 @@ import Glibc
     return threads
 }()
 
+/// The threads the engine computes on.
+public var threadCount: Int { engineThreads }
+
 /// Calls body on contiguous pieces covering 0..<count, one piece per thread, at once, when count
 /// is at least `minimum` (below it, handing work to a helper costs more than it saves: about a
 /// microsecond against ~1 ns per element). Piece boundaries are multiples of `alignment`, 64

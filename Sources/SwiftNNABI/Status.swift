@@ -36,6 +36,9 @@ public func snn_last_error() -> UnsafePointer<CChar> {
 }
 
 
+@_cdecl("snn_thread_count")
+public func snn_thread_count() -> Int64 { Int64(threadCount) }
+
 @_cdecl("snn_version")
 public func snn_version() -> UnsafePointer<CChar> {
     UnsafeRawPointer(swiftnnVersion.utf8Start).assumingMemoryBound(to: CChar.self)

@@ -62,6 +62,8 @@ lib.snn_last_error.argtypes = []
 lib.snn_version.restype = ctypes.c_char_p
 lib.snn_version.argtypes = []
 version = lib.snn_version().decode()
+lib.snn_thread_count.restype = ctypes.c_int64
+lib.snn_thread_count.argtypes = []
 
 _P = ctypes.c_void_p   # any buffer
 _I = ctypes.c_int64    # a size

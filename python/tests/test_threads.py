@@ -185,6 +185,22 @@ def test_separate_native_trainers_in_threads_equal_serial():
         assert _equal(a, b), "trainer %d differs from its serial run" % i
 
 
+# ---- the engine's thread count ------------------------------------------------------------------
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_the_engine_computes_on_the_threads_openblas_num_threads_asks_for(threads):
+    script = ("import numpy as np, swiftnn\nfrom swiftnn import layers\n"
+              "x = np.ones((256, 512), np.float32); w = np.full((512, 256), 0.5, np.float32)\n"
+              "out = layers.affine_forward(x, w, np.zeros(256, np.float32))[0]\n"
+              "assert np.all(out == 256.0), out\n"
+              "print(swiftnn.thread_count())\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # OpenBLAS (and so the engine) never takes more threads than there are CPUs.
+    assert int(proc.stdout.split()[-1]) == min(int(threads), os.cpu_count())
+
+
 # ---- fork ---------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -38,13 +38,15 @@ public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int =
     }
 }
 
-/// Splits `c (m, n) = op(a) · op(b)` into one block of rows per thread (or of columns, when
-/// there are too few rows) and calls `body(rows, columns, a, b, c)` for every block at once,
-/// with the pointers moved to the block's start. Each call runs OpenBLAS on one thread:
-/// OpenBLAS's own two-thread split wastes much of the second core at the shapes of a training
-/// step (M or N of 100-800, K of 100-3072), while equal halves run at nearly twice one core's
-/// rate. An element is computed by the same kernel in the same order whichever block holds it,
-/// so results depend only on the thread count.
+/// Splits `c (m, n) = op(a) · op(b)` into one block per thread and calls
+/// `body(rows, columns, a, b, c)` for every block at once, with the pointers moved to the
+/// block's start. Blocks are rows, or columns when there are more columns than rows: every
+/// block packs all of the operand it shares (b for row blocks, a for column blocks), so the
+/// smaller one is shared. Each call runs OpenBLAS on one thread: OpenBLAS's own two-thread split
+/// wastes much of the second core at the shapes of a training step (M or N of 100-800, K of
+/// 100-3072), while equal halves run at nearly twice one core's rate. An element is computed by
+/// the same kernel in the same order whichever block holds it, so results depend only on the
+/// thread count.
 @inlinable
 func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                      a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
@@ -53,7 +55,7 @@ func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     let blocks = gemmBlocks(m: m, n: n, k: k)
     if blocks <= 1 {
         body(m, n, a, b, c)
-    } else if m >= blocks * minimumBlockEdge {
+    } else if m >= blocks * minimumBlockEdge && (m >= n || n < blocks * minimumBlockEdge) {
         let step = ((m + blocks - 1) / blocks + 3) & ~3
         onEveryThread { i in
             let start = min(i * step, m), end = i == blocks - 1 ? m : min(start + step, m)

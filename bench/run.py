@@ -544,7 +544,9 @@ def render_targets(s, args):
 def render_breakdown(s, args):
     g = s["gemm"]
     L = ["## Where the time goes\n",
-         "GEMMs alone: the step's own GEMMs run back to back through libswiftnn's OpenBLAS (bench/gemm.py). "
+         "GEMMs alone: the step's own GEMMs run back to back through libswiftnn's OpenBLAS on OpenBLAS's own "
+         "threads (bench/gemm.py). libswiftnn instead cuts each GEMM into one block per thread and runs OpenBLAS "
+         "on one thread per block, so its step can take less than this. "
          "The split comes from the `FullyConnectedNet.loss + Optimizer` contestant, timed inside each step: "
          "minibatch gather in NumPy, the whole-network native call, the one-call optimizer step.\n",
          "| workload | native step ms | GEMMs alone ms | native − GEMMs ms | loss+opt step ms | = gather | + loss() "

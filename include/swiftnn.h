@@ -41,8 +41,8 @@ extern "C" {
 const char *snn_last_error(void);
 /* The threads the library computes on: OpenBLAS's thread count when the library first needs
  * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU). The library splits
- * GEMMs and long elementwise passes itself on that many threads (helpers spin ~0.2 ms after a
- * job, then sleep) and sets the OpenBLAS it links to one thread, for the whole process. */
+ * GEMMs and long elementwise passes itself on that many threads (helpers wait ~0.2 ms for the
+ * next job, yielding the core to other threads, then sleep) and sets the OpenBLAS it links to one thread, for the whole process. */
 int64_t snn_thread_count(void);
 /* The library version, e.g. "0.1.0". */
 const char *snn_version(void);

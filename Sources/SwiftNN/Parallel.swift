@@ -97,8 +97,9 @@ let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
 
 /// Persistent helper threads that stay awake between jobs. A training step hands out a job
 /// every 50-500 µs; Dispatch's concurrentPerform took 12-25 µs a call here to wake its threads,
-/// and an idle core of a virtual machine drops into the hypervisor. So a helper spins on the
-/// job counter for `spinSeconds` after each job before it parks on a condition variable.
+/// and an idle core of a virtual machine drops into the hypervisor. So a helper watches the
+/// job counter for `spinSeconds` after each job (see politeSpin) before it parks on a condition
+/// variable.
 /// Helper i runs body(i) of every job, exactly once per job.
 final class Team: @unchecked Sendable {
     let helpers: Int

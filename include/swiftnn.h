@@ -11,8 +11,9 @@
  *    until its next failing call. Outputs are unspecified after a failure.
  *  - Labels are int64_t class indices in [0, c).
  *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
- *    which is per thread, and the helper threads (see snn_thread_count). Calls on one network plan or one trainer from several threads
- *    run one at a time (each handle has a lock); calls on different handles run in parallel.
+ *    which is per thread, and the helper threads (see snn_thread_count). Calls on one
+ *    network plan or one trainer from several threads run one at a time (each handle has a
+ *    lock); calls on different handles run in parallel.
  */
 #ifndef SWIFTNN_H
 #define SWIFTNN_H
@@ -42,7 +43,8 @@ const char *snn_last_error(void);
 /* The threads the library computes on: OpenBLAS's thread count when the library first needs
  * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU). The library splits
  * GEMMs and long elementwise passes itself on that many threads (helpers wait ~0.2 ms for the
- * next job, yielding the core to other threads, then sleep) and sets the OpenBLAS it links to one thread, for the whole process. */
+ * next job, yielding the core to other threads, then sleep) and sets the OpenBLAS it links to
+ * one thread, for the whole process. */
 int64_t snn_thread_count(void);
 /* The library version, e.g. "0.1.0". */
 const char *snn_version(void);

@@ -55,18 +55,16 @@ func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     if blocks <= 1 {
         body(m, n, a, b, c)
     } else if m >= blocks * minimumBlockEdge && (m >= n || n < blocks * minimumBlockEdge) {
-        let step = ((m + blocks - 1) / blocks + 3) & ~3
-        onEveryThread { i in
-            let start = min(i * step, m), end = i == blocks - 1 ? m : min(start + step, m)
-            guard start < end else { return }
-            body(end - start, n, transA ? a + start : a + start * lda, b, c + start * ldc)
+        // Rows are OpenBLAS's columns (row-major through a column-major library): any multiple
+        // of its 4-wide kernel edge will do; columns want its 16-wide one.
+        forEachPiece(of: m, minimum: 0, alignment: 4) { rows in
+            let i = rows.lowerBound
+            body(rows.count, n, transA ? a + i : a + i * lda, b, c + i * ldc)
         }
     } else {
-        let step = ((n + blocks - 1) / blocks + 15) & ~15
-        onEveryThread { i in
-            let start = min(i * step, n), end = i == blocks - 1 ? n : min(start + step, n)
-            guard start < end else { return }
-            body(m, end - start, a, transB ? b + start * ldb : b + start, c + start)
+        forEachPiece(of: n, minimum: 0, alignment: 16) { columns in
+            let j = columns.lowerBound
+            body(m, columns.count, a, transB ? b + j * ldb : b + j, c + j)
         }
     }
 }
@@ -80,7 +78,8 @@ func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
 /// How many blocks to cut a GEMM into: one per engine thread, from `minimumSplitFLOP` on.
 @usableFromInline func gemmBlocks(m: Int, n: Int, k: Int) -> Int {
     let threads = engineThreads
-    guard threads > 1, 2 * m * n * k >= minimumSplitFLOP, max(m, n) >= threads * minimumBlockEdge else { return 1 }
+    guard threads > 1, 2 * m * n * k >= minimumSplitFLOP, max(m, n) >= threads * minimumBlockEdge
+    else { return 1 }
     return threads
 }
 

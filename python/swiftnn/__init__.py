@@ -4,7 +4,6 @@ from . import layers
 from .trainer import Trainer
 
 
-
 def thread_count():
     """The threads the engine computes on: OPENBLAS_NUM_THREADS (else OMP_NUM_THREADS) as set
     when the engine first runs, every CPU by default. The engine splits its GEMMs and long loops

@@ -125,8 +125,24 @@ public func updateStep<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>
 public func updateStepOnAllCores<T: Scalar>(_ rule: UpdateRule, w: UnsafeMutablePointer<T>, dw: UnsafePointer<T>,
                                             s1: UnsafeMutablePointer<T>?, s2: UnsafeMutablePointer<T>?,
                                             count: Int, _ h: UpdateHyperparameters) {
-    forEachPiece(of: count) { r in
-        let i = r.lowerBound
-        updateStep(rule, w: w + i, dw: dw + i, s1: s1.map { $0 + i }, s2: s2.map { $0 + i }, count: r.count, h)
+    forEachPiece(of: count, UpdatePieces(rule: rule, w: w, dw: dw, s1: s1, s2: s2, h: h))
+}
+
+/// A piece of an update: updateStep on elements piece of every buffer.
+@usableFromInline struct UpdatePieces<T: Scalar>: PieceWork {
+    @usableFromInline let rule: UpdateRule
+    @usableFromInline let w: UnsafeMutablePointer<T>
+    @usableFromInline let dw: UnsafePointer<T>
+    @usableFromInline let s1, s2: UnsafeMutablePointer<T>?
+    @usableFromInline let h: UpdateHyperparameters
+
+    @inlinable init(rule: UpdateRule, w: UnsafeMutablePointer<T>, dw: UnsafePointer<T>,
+                    s1: UnsafeMutablePointer<T>?, s2: UnsafeMutablePointer<T>?, h: UpdateHyperparameters) {
+        (self.rule, self.w, self.dw, self.s1, self.s2, self.h) = (rule, w, dw, s1, s2, h)
+    }
+
+    @inlinable func callAsFunction(_ piece: Range<Int>) {
+        let i = piece.lowerBound
+        updateStep(rule, w: w + i, dw: dw + i, s1: s1.map { $0 + i }, s2: s2.map { $0 + i }, count: piece.count, h)
     }
 }

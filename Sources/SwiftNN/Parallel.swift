@@ -19,52 +19,120 @@ import Glibc
 /// The threads the engine computes on.
 public var threadCount: Int { engineThreads }
 
-/// Calls body on contiguous pieces covering 0..<count, one piece per thread, at once, when count
+/// Work cut into contiguous pieces of a range (see forEachPiece): a struct holding what the
+/// pieces share. The helpers get a pointer to it on the caller's stack, so handing out a job
+/// allocates nothing; a closure shared with another thread is boxed (withoutActuallyEscaping),
+/// a heap allocation per job, and a training step hands out several.
+public protocol PieceWork {
+    func callAsFunction(_ piece: Range<Int>)
+}
+
+/// Calls work on contiguous pieces covering 0..<count, one piece per thread, at once, when count
 /// is at least `minimum` (below it, handing work to a helper costs more than it saves: about a
 /// microsecond against ~1 ns per element). Piece boundaries are multiples of `alignment`, 64
 /// elements by default so that vector loops keep their lanes aligned within a piece. Results
 /// equal a serial call: every element is computed by the same code whatever piece it falls in.
-public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int = 64,
-                         _ body: (Range<Int>) -> Void) {
+@inlinable
+public func forEachPiece<Work: PieceWork>(of count: Int, minimum: Int = 1 << 16, alignment: Int = 64,
+                                          _ work: Work) {
     let pieces = count >= minimum ? min(engineThreads, count / alignment) : 1
     if pieces <= 1 {
-        body(0..<count)
+        work(0..<count)
         return
     }
     let step = ((count + pieces - 1) / pieces + alignment - 1) / alignment * alignment
-    onEveryThread { i in
-        let start = min(i * step, count), end = i == pieces - 1 ? count : min(start + step, count)
-        if i < pieces, start < end { body(start..<end) }
+    withUnsafePointer(to: Pieces(work: work, count: count, step: step, pieces: pieces)) { job in
+        onEveryThread(UnsafeRawPointer(job), Pieces<Work>.run)
     }
 }
 
-/// Splits `c (m, n) = op(a) · op(b)` into one block per thread and calls
-/// `body(rows, columns, a, b, c)` for every block at once, with the pointers moved to the
-/// block's start. Blocks are rows, or columns when there are more columns than rows: every
-/// block packs all of the operand it shares (b for row blocks, a for column blocks), so the
-/// smaller one is shared. Each call runs OpenBLAS on one thread. At the shapes of a training step
-/// (M or N of 100-800, K of 100-3072) this ran affine calls 10-45% faster than OpenBLAS's own
-/// two-thread split, and whole training epochs 8-25% faster (README, Speed). The blocks are
-/// fixed by the shape and the thread count, so results depend only on the thread count.
-@inlinable
-func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-                     c: UnsafeMutablePointer<T>, ldc: Int,
-                     _ body: (Int, Int, UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>) -> Void) {
-    let blocks = gemmBlocks(m: m, n: n, k: k)
-    if blocks <= 1 {
-        body(m, n, a, b, c)
-    } else if m >= blocks * minimumBlockEdge && (m >= n || n < blocks * minimumBlockEdge) {
-        // Rows are OpenBLAS's columns (row-major through a column-major library): any multiple
-        // of its 4-wide kernel edge will do; columns want its 16-wide one.
-        forEachPiece(of: m, minimum: 0, alignment: 4) { rows in
-            let i = rows.lowerBound
-            body(rows.count, n, transA ? a + i : a + i * lda, b, c + i * ldc)
+/// forEachPiece for a closure; each call that splits allocates the closure's box (see PieceWork).
+public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int = 64,
+                         _ body: (Range<Int>) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        forEachPiece(of: count, minimum: minimum, alignment: alignment, ClosureWork(body: body))
+    }
+}
+
+@usableFromInline struct ClosureWork: PieceWork {
+    @usableFromInline let body: (Range<Int>) -> Void
+    @usableFromInline init(body: @escaping (Range<Int>) -> Void) { self.body = body }
+    @usableFromInline func callAsFunction(_ piece: Range<Int>) { body(piece) }
+}
+
+/// A job of forEachPiece: thread i does piece i.
+@usableFromInline struct Pieces<Work: PieceWork> {
+    @usableFromInline let work: Work
+    @usableFromInline let count, step, pieces: Int
+
+    @inlinable init(work: Work, count: Int, step: Int, pieces: Int) {
+        (self.work, self.count, self.step, self.pieces) = (work, count, step, pieces)
+    }
+
+    @inlinable static func run(_ job: UnsafeRawPointer, _ i: Int) {
+        let job = job.assumingMemoryBound(to: Pieces.self)
+        let count = job.pointee.count, step = job.pointee.step
+        let start = min(i * step, count), end = i == job.pointee.pieces - 1 ? count : min(start + step, count)
+        if i < job.pointee.pieces, start < end { job.pointee.work(start..<end) }
+    }
+}
+
+extension Scalar {
+    /// Row-major `c (m, n) = alpha * op(a) · op(b) + beta * c`, where op(a) is (m, k) and op(b)
+    /// is (k, n); `lda`, `ldb`, `ldc` are the row strides as stored. Cut into one block per
+    /// thread, each run by `gemmOnThisThread` at once. Blocks are rows, or columns when there are
+    /// more columns than rows: every block packs all of the operand it shares (b for row
+    /// blocks, a for column blocks), so the smaller one is shared. At the shapes of a training
+    /// step (M or N of 100-800, K of 100-3072) this ran affine calls 10-45% faster than
+    /// OpenBLAS's own two-thread split, and whole training epochs 8-25% faster (README, Speed).
+    /// The blocks are fixed by the shape and the thread count, so results depend only on the
+    /// thread count.
+    @inlinable
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                            alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                            beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int) {
+        let blocks = gemmBlocks(m: m, n: n, k: k)
+        let rows = m >= blocks * minimumBlockEdge && (m >= n || n < blocks * minimumBlockEdge)
+        let job = GemmBlocks(byRows: rows, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        if blocks <= 1 {
+            job(0..<(rows ? m : n))
+        } else if rows {
+            // Rows are OpenBLAS's columns (row-major through a column-major library): any multiple
+            // of its 4-wide kernel edge will do; columns want its 16-wide one.
+            forEachPiece(of: m, minimum: 0, alignment: 4, job)
+        } else {
+            forEachPiece(of: n, minimum: 0, alignment: 16, job)
         }
-    } else {
-        forEachPiece(of: n, minimum: 0, alignment: 16) { columns in
-            let j = columns.lowerBound
-            body(m, columns.count, a, transB ? b + j * ldb : b + j, c + j)
+    }
+}
+
+/// A block of rows (or columns) of a GEMM, with the pointers moved to the block's start.
+@usableFromInline struct GemmBlocks<T: Scalar>: PieceWork {
+    @usableFromInline let byRows, transA, transB: Bool
+    @usableFromInline let m, n, k, lda, ldb, ldc: Int
+    @usableFromInline let alpha, beta: T
+    @usableFromInline let a, b: UnsafePointer<T>
+    @usableFromInline let c: UnsafeMutablePointer<T>
+
+    @inlinable init(byRows: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
+                    a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
+                    beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+        (self.byRows, self.transA, self.transB, self.m, self.n, self.k) = (byRows, transA, transB, m, n, k)
+        (self.alpha, self.a, self.lda, self.b, self.ldb, self.beta, self.c, self.ldc) =
+            (alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @inlinable func callAsFunction(_ piece: Range<Int>) {
+        let i = piece.lowerBound
+        if byRows {
+            T.gemmOnThisThread(transA: transA, transB: transB, m: piece.count, n: n, k: k, alpha: alpha,
+                               a: transA ? a + i : a + i * lda, lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c + i * ldc, ldc: ldc)
+        } else {
+            T.gemmOnThisThread(transA: transA, transB: transB, m: m, n: piece.count, k: k, alpha: alpha,
+                               a: a, lda: lda, b: transB ? b + i * ldb : b + i, ldb: ldb,
+                               beta: beta, c: c + i, ldc: ldc)
         }
     }
 }
@@ -86,12 +154,12 @@ func forEachBlock<T>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
 /// The helper threads, one fewer than the engine's threads; nil with one thread.
 let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
 
-/// Runs body(0) ... body(engineThreads - 1) at once, body(0) on the calling thread, and returns
-/// when all have returned. Runs them in turn on the calling thread instead when the team is busy
-/// with another caller's job or this is a forked child (which has no helpers).
-@usableFromInline func onEveryThread(_ body: (Int) -> Void) {
-    if let team, team.run(body) { return }
-    for i in 0..<engineThreads { body(i) }
+/// Runs run(job, 0) ... run(job, engineThreads - 1) at once, the first on the calling thread,
+/// and returns when all have returned. Runs them in turn on the calling thread instead when the
+/// team is busy with another caller's job or this is a forked child (which has no helpers).
+@usableFromInline func onEveryThread(_ job: UnsafeRawPointer, _ run: @escaping (UnsafeRawPointer, Int) -> Void) {
+    if let team, team.run(job, run) { return }
+    for i in 0..<engineThreads { run(job, i) }
 }
 
 /// Persistent helper threads that stay awake between jobs. A training step hands out a job
@@ -112,8 +180,9 @@ final class Team: @unchecked Sendable {
     let sleepers = Atomic<Int>(0)
     /// Set while a caller owns the team.
     let busy = Atomic<Bool>(false)
-    /// The current job; written only while no helper is working.
-    nonisolated(unsafe) var job: ((Int) -> Void)?
+    /// The current job and what runs a piece of it; written only while no helper is working.
+    nonisolated(unsafe) var job: UnsafeRawPointer?
+    nonisolated(unsafe) var runPiece: (UnsafeRawPointer, Int) -> Void = { _, _ in }
     let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -139,26 +208,25 @@ final class Team: @unchecked Sendable {
         init(team: Team, index: Int) { self.team = team; self.index = index }
     }
 
-    /// Runs the job on every thread and returns true; false, having run nothing, if another
+    /// Runs run(job, i) on every thread i and returns true; false, having run nothing, if another
     /// caller has the team or this process is a fork of the one that started the helpers.
-    func run(_ body: (Int) -> Void) -> Bool {
+    func run(_ job: UnsafeRawPointer, _ run: @escaping (UnsafeRawPointer, Int) -> Void) -> Bool {
         guard getpid() == owner,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
-        withoutActuallyEscaping(body) { body in
-            job = body
-            remaining.store(helpers, ordering: .relaxed)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(lock)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(lock)
-            }
-            body(0)
-            var spins = 0
-            while remaining.load(ordering: .acquiring) > 0 { politeSpin(&spins) }
-            job = nil
+        self.job = job
+        runPiece = run
+        remaining.store(helpers, ordering: .relaxed)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(lock)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(lock)
         }
+        run(job, 0)
+        var spins = 0
+        while remaining.load(ordering: .acquiring) > 0 { politeSpin(&spins) }
+        self.job = nil
         busy.store(false, ordering: .releasing)
         return true
     }
@@ -172,9 +240,7 @@ final class Team: @unchecked Sendable {
         }
     }
 
-    // A function of its own so that the helper's reference to the job is dropped before it
-    // reports done (the caller's withoutActuallyEscaping checks that nothing kept the closure).
-    @inline(never) private func work(_ index: Int) { job!(index) }
+    private func work(_ index: Int) { if let job { runPiece(job, index) } }
 
     private func waitForJob(after seen: Int) -> Int {
         let deadline = monotonicSeconds() + spinSeconds

@@ -11,9 +11,8 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar where RawSignificand: Fi
     static func log(_ x: Self) -> Self
     /// A uniform sample in [0, 1) from the high bits of 64 random bits.
     static func unit(_ bits: UInt64) -> Self
-    /// Row-major `c (m, n) = alpha * op(a) · op(b) + beta * c`, where op(a) is (m, k)
-    /// and op(b) is (k, n); `lda`, `ldb`, `ldc` are the row strides as stored.
-    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    /// `gemm` (see Parallel.swift) on the calling thread only: one call of the BLAS.
+    static func gemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                      alpha: Self, a: UnsafePointer<Self>, lda: Int,
                      b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
@@ -42,16 +41,12 @@ extension Float: Scalar {
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func unit(_ bits: UInt64) -> Float { Float(bits >> 40) * 0x1p-24 }
     @inlinable public static func squareRoot(_ v: Lanes<Float>) -> Lanes<Float> { snn_sqrt_float8(v) }
-    @inlinable public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                                       alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                                       b: UnsafePointer<Float>, ldb: Int,
-                                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        forEachBlock(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                     c: c, ldc: ldc) { m, n, a, b, c in
-            cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
-                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-                        beta, c, blasint(ldc))
-        }
+    @inlinable public static func gemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                                   alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                                   b: UnsafePointer<Float>, ldb: Int,
+                                                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 }
 
@@ -60,15 +55,11 @@ extension Double: Scalar {
     @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
     @inlinable public static func unit(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
     @inlinable public static func squareRoot(_ v: Lanes<Double>) -> Lanes<Double> { snn_sqrt_double8(v) }
-    @inlinable public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                                       alpha: Double, a: UnsafePointer<Double>, lda: Int,
-                                       b: UnsafePointer<Double>, ldb: Int,
-                                       beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
-        forEachBlock(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                     c: c, ldc: ldc) { m, n, a, b, c in
-            cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
-                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-                        beta, c, blasint(ldc))
-        }
+    @inlinable public static func gemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                                   alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                                                   b: UnsafePointer<Double>, ldb: Int,
+                                                   beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 }

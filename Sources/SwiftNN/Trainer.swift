@@ -23,6 +23,21 @@ public func randomIndex(_ bits: UInt64, below n: Int) -> Int {
     Int(bits.multipliedFullWidth(by: UInt64(n)).high)
 }
 
+/// Copies minibatch rows: row i is training row ⌊splitMix64(seed, first + i) · n / 2⁶⁴⌋.
+struct MinibatchRows<T: Scalar>: PieceWork {
+    let x: UnsafePointer<T>, y: UnsafePointer<Int64>, n: Int, d: Int
+    let batchX: UnsafeMutablePointer<T>, batchY: UnsafeMutablePointer<Int64>
+    let seed: UInt64, first: UInt64
+
+    func callAsFunction(_ rows: Range<Int>) {
+        for i in rows {
+            let row = randomIndex(splitMix64(seed: seed, index: first + UInt64(i)), below: n)
+            (batchX + i * d).update(from: x + row * d, count: d)
+            batchY[i] = y[row]
+        }
+    }
+}
+
 public final class Trainer<T: Scalar> {
     public let plan: NetworkPlan<T>
     public let parameterCount: Int
@@ -229,14 +244,9 @@ public final class Trainer<T: Scalar> {
         var done = 0
         while done < maxSteps && !stopped {
             // Rows of a whole batch are megabytes from all over the data set: both cores copy.
-            forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1) { rows in
-                for i in rows {
-                    let row = randomIndex(splitMix64(seed: seeds.batch, index: UInt64(iteration * batch + i)),
-                                          below: nTrain)
-                    (batchX + i * d).update(from: xTrain + row * d, count: d)
-                    batchY[i] = yTrain[row]
-                }
-            }
+            forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1,
+                         MinibatchRows(x: xTrain, y: yTrain, n: nTrain, d: d, batchX: batchX, batchY: batchY,
+                                       seed: seeds.batch, first: UInt64(iteration * batch)))
             var h = hyper
             h.learningRate = learningRate
             h.t = iteration + 1

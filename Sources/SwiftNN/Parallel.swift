@@ -167,7 +167,7 @@ let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
 /// and an idle core of a virtual machine drops into the hypervisor. So a helper watches the
 /// job counter for `spinSeconds` after each job (see politeSpin) before it parks on a condition
 /// variable.
-/// Helper i runs body(i) of every job, exactly once per job.
+/// Helper i runs piece i of every job, exactly once per job.
 final class Team: @unchecked Sendable {
     let helpers: Int
     let spinSeconds = 200e-6

@@ -5,7 +5,8 @@
 #   3. A Python run against the ASan library (LD_PRELOAD of the ASan runtime, SWIFTNN_LIB):
 #      the layer, model, optimizer, trainer, bad-input, numerics, thread and property tests,
 #      with LeakSanitizer on (SANITIZE_EXAMPLES examples per property, default 20).
-#   4. libswiftnn.so built with ThreadSanitizer (.build-tsan/) and the thread tests against it.
+#   4. libswiftnn.so built with ThreadSanitizer (.build-tsan/) and the thread and trainer tests
+#      against it (the trainer's helpers copy the next minibatch while a step runs).
 # UndefinedBehaviorSanitizer: swiftc rejects -sanitize=undefined for Linux targets; Swift
 # itself traps on integer overflow and out-of-bounds indexing, and the package has no C
 # sources of its own. Any sanitizer report fails the run.
@@ -47,11 +48,12 @@ SWIFTNN_PROPERTY_EXAMPLES="$EXAMPLES" \
         python/tests/test_optim.py python/tests/test_trainer.py python/tests/test_numerics.py \
         python/tests/test_threads.py python/tests/test_properties.py python/tests/test_properties_abi.py
 
-step "4/4 ThreadSanitizer: the thread tests"
+step "4/4 ThreadSanitizer: the thread and trainer tests"
 "$SWIFT" build -c debug --sanitize=thread --scratch-path .build-tsan --product swiftnn
 LD_PRELOAD="$TSAN_RT $DISPATCH" \
 TSAN_OPTIONS="halt_on_error=1:suppressions=$SUPP/tsan.supp" \
 SWIFTNN_LIB="$PWD/.build-tsan/debug/libswiftnn.so" \
-    "$PY" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning python/tests/test_threads.py
+    "$PY" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning python/tests/test_threads.py \
+        python/tests/test_trainer.py
 
 printf '\nsanitize: no findings (%d s)\n' $((SECONDS - start))

@@ -167,7 +167,8 @@ let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
 /// and an idle core of a virtual machine drops into the hypervisor. So a helper watches the
 /// job counter for `spinSeconds` after each job (see politeSpin) before it parks on a condition
 /// variable.
-/// Helper i runs piece i of every job, exactly once per job.
+/// Helper i runs piece i of every job, exactly once per job. While it waits for a job, a helper
+/// runs chunks of the background work a caller offered, if any (see offer).
 final class Team: @unchecked Sendable {
     let helpers: Int
     let spinSeconds = 200e-6
@@ -183,6 +184,20 @@ final class Team: @unchecked Sendable {
     /// The current job and what runs a piece of it; written only while no helper is working.
     nonisolated(unsafe) var job: UnsafeRawPointer?
     nonisolated(unsafe) var runPiece: (UnsafeRawPointer, Int) -> Void = { _, _ in }
+    // Background work (see offer and finishBackground): chunks a helper claims one at a time
+    // while it has no job.
+    /// Set while a caller has offered background work and not yet finished it.
+    let backgroundOwned = Atomic<Bool>(false)
+    /// Set while chunks may be claimed.
+    let backgroundOpen = Atomic<Bool>(false)
+    /// The next chunk to claim; past the count once all are claimed.
+    let backgroundNext = Atomic<Int>(0)
+    /// Helpers inside the background loop: finishBackground waits for them to leave.
+    let backgroundInside = Atomic<Int>(0)
+    /// Bumped once per offer, so that a helper that found an offer exhausted skips it.
+    let backgroundSerial = Atomic<Int>(0)
+    /// The offered work; written only while no helper is inside the background loop.
+    nonisolated(unsafe) var background: (job: UnsafeRawPointer, run: (UnsafeRawPointer, Int) -> Void, count: Int)?
     let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -231,6 +246,55 @@ final class Team: @unchecked Sendable {
         return true
     }
 
+    /// Offers chunks run(job, 0) ... run(job, count - 1) to the helpers, to run while they wait
+    /// for jobs (a helper answers a job within one chunk); jobs may be run meanwhile. The caller
+    /// must call finishBackground before touching what the chunks write or letting go of job.
+    /// False, having offered nothing, when background work is already offered (by any caller)
+    /// or this is a fork of the process that started the helpers.
+    func offer(_ job: UnsafeRawPointer, count: Int, _ run: @escaping (UnsafeRawPointer, Int) -> Void) -> Bool {
+        guard getpid() == owner,
+              backgroundOwned.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        background = (job, run, count)
+        backgroundNext.store(0, ordering: .relaxed)
+        backgroundSerial.add(1, ordering: .relaxed)
+        backgroundOpen.store(true, ordering: .releasing)
+        return true
+    }
+
+    /// Runs the chunks of the offered work no helper has claimed, on the calling thread, and
+    /// returns once the claimed ones are done too.
+    func finishBackground() {
+        guard let (job, run, count) = background else { return }
+        while true {
+            let i = backgroundNext.add(1, ordering: .relaxed).oldValue
+            if i >= count { break }
+            run(job, i)
+        }
+        // Sequentially consistent with a helper's enter-then-check (see runBackground): either
+        // this load sees it inside, or it sees the offer closed and leaves without a chunk.
+        backgroundOpen.store(false, ordering: .sequentiallyConsistent)
+        var spins = 0
+        while backgroundInside.load(ordering: .sequentiallyConsistent) > 0 { politeSpin(&spins) }
+        background = nil
+        backgroundOwned.store(false, ordering: .releasing)
+    }
+
+    /// Claims and runs chunks of the offered work until none is left or a job arrives.
+    /// Returns the offer's serial when it ran out of chunks (so the caller skips that offer).
+    private func runBackground(jobsSeen seen: Int) -> Int? {
+        backgroundInside.add(1, ordering: .sequentiallyConsistent)
+        defer { backgroundInside.subtract(1, ordering: .sequentiallyConsistent) }
+        guard backgroundOpen.load(ordering: .sequentiallyConsistent), let (job, run, count) = background
+        else { return nil }
+        while generation.load(ordering: .relaxed) == seen {
+            let i = backgroundNext.add(1, ordering: .relaxed).oldValue
+            if i >= count { return backgroundSerial.load(ordering: .relaxed) }
+            run(job, i)
+        }
+        return nil
+    }
+
     private func serve(index: Int) {
         var seen = 0
         while true {
@@ -243,11 +307,17 @@ final class Team: @unchecked Sendable {
     private func work(_ index: Int) { if let job { runPiece(job, index) } }
 
     private func waitForJob(after seen: Int) -> Int {
-        let deadline = monotonicSeconds() + spinSeconds
+        var deadline = monotonicSeconds() + spinSeconds
         var spins = 0
+        var exhausted = -1
         while true {
             let now = generation.load(ordering: .acquiring)
             if now != seen { return now }
+            if backgroundOpen.load(ordering: .relaxed) && backgroundSerial.load(ordering: .relaxed) != exhausted {
+                if let serial = runBackground(jobsSeen: seen) { exhausted = serial }
+                deadline = monotonicSeconds() + spinSeconds
+                continue
+            }
             politeSpin(&spins)
             if spins & 15 == 0, monotonicSeconds() > deadline { break }
         }

@@ -36,6 +36,11 @@ struct MinibatchRows<T: Scalar>: PieceWork {
             batchY[i] = y[row]
         }
     }
+
+    /// Row i, as a chunk of background work (Team.offer).
+    static func runRow(_ job: UnsafeRawPointer, _ i: Int) {
+        job.assumingMemoryBound(to: MinibatchRows.self).pointee(i..<(i + 1))
+    }
 }
 
 public final class Trainer<T: Scalar> {
@@ -68,7 +73,9 @@ public final class Trainer<T: Scalar> {
     var xTrain: UnsafePointer<T>?, yTrain: UnsafePointer<Int64>?, nTrain = 0
     var xVal: UnsafePointer<T>?, yVal: UnsafePointer<Int64>?, nVal = 0
     var d = 0, batch = 0, trainSamples = 0
-    var batchX: UnsafeMutablePointer<T>?, batchY: UnsafeMutablePointer<Int64>?
+    var batchX: UnsafeMutablePointer<T>?, batchY: UnsafeMutablePointer<Int64>?   // two minibatches each
+    /// The next step's rows, as offered to the helpers (it must outlive the offer).
+    let prefetch = UnsafeMutablePointer<MinibatchRows<T>>.allocate(capacity: 1)
     var sampleX: UnsafeMutablePointer<T>?, sampleY: UnsafeMutablePointer<Int64>?
     var evalScores: UnsafeMutablePointer<T>?
     var seeds = (batch: UInt64(0), dropout: UInt64(0), sample: UInt64(0))
@@ -143,6 +150,7 @@ public final class Trainer<T: Scalar> {
     deinit {
         free(owned); free(tables)
         free(batchX); free(batchY); free(sampleX); free(sampleY); free(evalScores)
+        prefetch.deallocate()
     }
 
     public func setOptimizer(_ rule: UpdateRule, _ hyper: UpdateHyperparameters, reg: Double) {
@@ -179,8 +187,8 @@ public final class Trainer<T: Scalar> {
             }
             return raw.bindMemory(to: U.self, capacity: count)
         }
-        let bx: UnsafeMutablePointer<T> = try alloc(batch * d, "the minibatch")
-        let by: UnsafeMutablePointer<Int64> = try alloc(batch, "the minibatch labels")
+        let bx: UnsafeMutablePointer<T> = try alloc(2 * batch * d, "the minibatches")
+        let by: UnsafeMutablePointer<Int64> = try alloc(2 * batch, "the minibatch labels")
         let sx: UnsafeMutablePointer<T> = try alloc(samples * d, "the accuracy sample")
         let sy: UnsafeMutablePointer<Int64> = try alloc(samples, "the accuracy sample labels")
         let sc: UnsafeMutablePointer<T> = try alloc(Self.evalChunk * spec.classes, "the scores")
@@ -241,12 +249,24 @@ public final class Trainer<T: Scalar> {
         let gradTable = try PointerTable(UnsafePointer(tables + sizes), count: sizes, name: "grads")
         let runningTable = running == nil ? nil
             : try PointerTable(UnsafePointer(tables + 2 * sizes), count: 2 * plan.spec.hiddenCount, name: "running")
+        func rows(ofStep step: Int, into slot: Int) -> MinibatchRows<T> {
+            MinibatchRows(x: xTrain, y: yTrain, n: nTrain, d: d, batchX: batchX + slot * batch * d,
+                          batchY: batchY + slot * batch, seed: seeds.batch, first: UInt64(step * batch))
+        }
         var done = 0
+        var slot = 0, ready = false   // the minibatch buffer of this step, and whether it is filled
         while done < maxSteps && !stopped {
-            // Rows of a whole batch are megabytes from all over the data set: both cores copy.
-            forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1,
-                         MinibatchRows(x: xTrain, y: yTrain, n: nTrain, d: d, batchX: batchX, batchY: batchY,
-                                       seed: seeds.batch, first: UInt64(iteration * batch)))
+            if !ready {
+                // Rows of a whole batch are megabytes from all over the data set: both cores copy.
+                forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1, rows(ofStep: iteration, into: slot))
+            }
+            // The next step's rows are copied into the other buffer by the helpers between their
+            // jobs in this step: the main thread's serial work leaves them idle for a while.
+            var offered = false
+            if let team, done + 1 < maxSteps, (iteration + 1) % iterationsPerEpoch != 0 {
+                prefetch.initialize(to: rows(ofStep: iteration + 1, into: 1 - slot))
+                offered = team.offer(UnsafeRawPointer(prefetch), count: batch, MinibatchRows<T>.runRow)
+            }
             var h = hyper
             h.learningRate = learningRate
             h.t = iteration + 1
@@ -254,11 +274,13 @@ public final class Trainer<T: Scalar> {
             let fused = rule == .sgd
             let loss: Double
             do {
-                loss = try plan.loss(x: batchX, y: batchY, n: batch, params: paramTable, grads: gradTable,
+                loss = try plan.loss(x: batchX + slot * batch * d, y: batchY + slot * batch, n: batch,
+                                     params: paramTable, grads: gradTable,
                                      running: runningTable, scoresOut: nil, reg: reg, norm: NormSettings(),
                                      seed: splitMix64(seed: seeds.dropout, index: UInt64(iteration)),
                                      fusedSGD: fused ? h.learningRate : nil)
             } catch {
+                if offered { team?.finishBackground() }
                 throw EngineError(error.status, "iteration \(iteration + 1): \(error.message)")
             }
             losses?[done] = loss
@@ -270,6 +292,11 @@ public final class Trainer<T: Scalar> {
             } else {
                 updateStepOnAllCores(rule, w: params, dw: grads, s1: state1, s2: state2, count: parameterCount, h)
             }
+            if offered {
+                team?.finishBackground()
+                slot = 1 - slot
+            }
+            ready = offered
             iteration += 1
             done += 1
             if iteration % iterationsPerEpoch == 0 {

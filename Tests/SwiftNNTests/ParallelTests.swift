@@ -117,4 +117,44 @@ final class ParallelTests: XCTestCase {
             for p in seen.dropFirst() { XCTAssertEqual(p.lowerBound % alignment, 0) }
         }
     }
+
+    func testEveryBackgroundChunkRunsOnceWhileJobsRun() throws {
+        guard let team else { throw XCTSkip("one engine thread: there are no helpers") }
+        let chunks = 2048, count = 1 << 17, rounds = 100
+        // Per chunk: times run, then 1 if it ran on a helper.
+        let visits = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * chunks)
+        let elements = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+        defer { visits.deallocate(); elements.deallocate() }
+        nonisolated(unsafe) let caller = pthread_self()
+        var onHelpers = 0
+        for round in 0..<rounds {
+            visits.initialize(repeating: 0, count: 2 * chunks)
+            elements.initialize(repeating: 0, count: count)
+            XCTAssertTrue(team.offer(UnsafeRawPointer(visits), count: chunks) { job, i in
+                let visits = UnsafeMutablePointer(mutating: job.assumingMemoryBound(to: Int32.self))
+                let start = monotonicSeconds()
+                while monotonicSeconds() < start + 1e-6 {}   // long enough for a helper to take some
+                visits[i] += 1
+                visits[chunks + i] = pthread_equal(pthread_self(), caller) == 0 ? 1 : 0
+            })
+            XCTAssertFalse(team.offer(UnsafeRawPointer(visits), count: chunks) { _, _ in },
+                           "a second offer while one is open must be refused")
+            // Jobs handed out meanwhile still run every piece once.
+            for _ in 0..<(round % 4) {
+                forEachPiece(of: count) { piece in for i in piece { elements[i] += 1 } }
+            }
+            team.finishBackground()
+            for i in 0..<chunks where visits[i] != 1 {
+                return XCTFail("round \(round): chunk \(i) ran \(visits[i]) times, not once")
+            }
+            for i in 0..<count where elements[i] != Int32(round % 4) {
+                return XCTFail("round \(round): element \(i) visited \(elements[i]) times, not \(round % 4)")
+            }
+            for i in 0..<chunks { onHelpers += Int(visits[chunks + i]) }
+        }
+        XCTAssertGreaterThan(onHelpers, 0, "no chunk ran on a helper: the helpers never took background work")
+        // Finished, the team takes the next offer.
+        XCTAssertTrue(team.offer(UnsafeRawPointer(visits), count: 0) { _, _ in })
+        team.finishBackground()
+    }
 }

@@ -280,7 +280,8 @@ int32_t snn_trainer_set_data_f64(snn_trainer *trainer, const double *x_train, co
 /* Runs up to max_steps steps, returning early when an epoch ends (*epoch_ended = 1) or
  * training was stopped; losses (max_steps) receives each step's loss, *steps_done the count.
  * epochs are max(n_train / batch_size, 1) steps. A non-finite loss returns SNN_E_NONFINITE
- * before that step's update. */
+ * before that step's update. On any error *steps_done still counts the steps that ran before
+ * the failing one (their losses are in losses). */
 int32_t snn_trainer_run(snn_trainer *trainer, int64_t max_steps, double *losses, int64_t *steps_done,
                         int32_t *epoch_ended);
 /* Accuracy on the training sample and on all validation rows; snapshots the parameters when

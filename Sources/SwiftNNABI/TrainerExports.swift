@@ -202,9 +202,18 @@ public func snn_trainer_run(_ trainer: UnsafeMutableRawPointer?, _ maxSteps: Int
         let maxSteps = try size(maxSteps, "max_steps")
         let losses = try required(losses, "losses")
         stepsDone?.pointee = 0
-        let (steps, ended) = try t.step(maxSteps: maxSteps, losses: losses)
-        stepsDone?.pointee = Int64(steps)
-        epochEnded?.pointee = ended ? 1 : 0
+        epochEnded?.pointee = 0
+        let before = t.progress.iteration
+        do throws(EngineError) {
+            let (steps, ended) = try t.step(maxSteps: maxSteps, losses: losses)
+            stepsDone?.pointee = Int64(steps)
+            epochEnded?.pointee = ended ? 1 : 0
+        } catch {
+            // The steps before the failing one ran and updated the parameters: say how many,
+            // so that the caller keeps their losses and counts its iterations right.
+            stepsDone?.pointee = Int64(t.progress.iteration - before)
+            throw error
+        }
     }
 }
 

@@ -61,6 +61,16 @@ def labels(where, y, n, c):
     return np.ascontiguousarray(y, dtype=np.int64)
 
 
+def integer(where, name, value, minimum, maximum=2**62):
+    """value as an int in [minimum, maximum]; a bool, a fraction or a string is refused, not
+    truncated (the library would otherwise get a value the caller did not write)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError("%s: %s must be an integer, got %r" % (where, name, value))
+    if not minimum <= value <= maximum:
+        raise ValueError("%s: %s = %d, expected an integer in [%d, %d]" % (where, name, value, minimum, maximum))
+    return int(value)
+
+
 def require_ndim(where, name, a, ndim, meaning):
     if a.ndim != ndim:
         raise ValueError("%s: %s must be %d-D %s, got shape %s" % (where, name, ndim, meaning, a.shape))

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import _native
-from ._arrays import call, labels
+from ._arrays import call, integer, labels
 from ._native import SwiftNNError
 from .models import _ACTIVATIONS, _NORMS, NeuralNetTwoLayerNet, _PlannedNet
 from .optim import DEFAULT_LR, RULES, _native_config, rule_code
@@ -25,7 +25,10 @@ from .solver import DivergenceError
 
 __all__ = ["Trainer"]
 
-
+# optim_config keys: the hyperparameters the engine's rules read, and the state a course
+# Solver's config carries (the Trainer keeps its own state and ignores those).
+_HYPERPARAMETERS = ("learning_rate", "momentum", "nesterov", "decay_rate", "beta1", "beta2", "epsilon")
+_COURSE_STATE = ("velocity", "cache", "m", "v", "t")
 
 class _DeferredInterrupt:
     """Within it (in the main thread, with Python's default SIGINT handler), a first Ctrl-C only
@@ -71,11 +74,19 @@ class Trainer:
 
     ``state()`` returns everything needed to continue later (optimizer state, iteration,
     epoch, histories); ``train(resume=state)`` continues exactly as an uninterrupted run
-    would, given the same data and seed.
+    would, given the same data and seed. After ``train()`` it is the state at the end of
+    training (the last step's parameters, not the restored best ones).
 
     After ``train()``: loss_history, train_acc_history, val_acc_history, best_val_acc,
     best_params (copies), and model.params holding the best parameters (as the Solver does).
-    Ctrl-C stops after the current chunk of steps and keeps the best parameters so far.
+    Ctrl-C stops after the current chunk of steps and keeps the best parameters so far; so
+    does any exception raised during training (a DivergenceError, an on_chunk or on_epoch
+    callback's), which then propagates.
+
+    ``model.params`` are the trainer's own buffers while it exists; a parameter rebound since
+    (``model.params["W1"] = ...``, or another Trainer made on the same model) is copied in when
+    ``train()`` starts. The data attributes (X_train, y_train, X_val, y_val) are checked again
+    when ``train()`` starts if they were reassigned. One Trainer trains in one thread at a time.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -83,34 +94,56 @@ class Trainer:
             raise TypeError("Trainer: model must be a swiftnn FullyConnectedNet or TwoLayerNet, got %s"
                             % type(model).__name__)
         self.model = model
+        w = "Trainer"
         self.update_rule = kwargs.pop("update_rule", "sgd")
-        self.optim_config = dict(kwargs.pop("optim_config", {}))
-        self.lr_decay = float(kwargs.pop("lr_decay", 1.0))
-        self.batch_size = int(kwargs.pop("batch_size", 100))
-        self.num_epochs = int(kwargs.pop("num_epochs", 10))
-        self.num_train_samples = int(kwargs.pop("num_train_samples", 1000))
-        self.num_val_samples = kwargs.pop("num_val_samples", None)
+        config = kwargs.pop("optim_config", {})
+        if not isinstance(config, dict):
+            raise TypeError("Trainer: optim_config must be a dict, got %r" % (config,))
+        self.optim_config = dict(config)
+        self.lr_decay = kwargs.pop("lr_decay", 1.0)
+        self.batch_size = integer(w, "batch_size", kwargs.pop("batch_size", 100), 1)
+        self.num_epochs = integer(w, "num_epochs", kwargs.pop("num_epochs", 10), 1)
+        self.num_train_samples = integer(w, "num_train_samples", kwargs.pop("num_train_samples", 1000), 1)
+        val = kwargs.pop("num_val_samples", None)
+        self.num_val_samples = None if val is None else integer(w, "num_val_samples", val, 1)
         self.print_every = kwargs.pop("print_every", 10)
         self.verbose = kwargs.pop("verbose", True)
-        self.seed = int(kwargs.pop("seed", 0))
+        self.seed = integer(w, "seed", kwargs.pop("seed", 0), -2**63, 2**64 - 1)
         self.lr_schedule = kwargs.pop("lr_schedule", None)
-        self.warmup_iters = int(kwargs.pop("warmup_iters", 0))
-        self.early_stopping_patience = kwargs.pop("early_stopping_patience", None)
+        self.warmup_iters = integer(w, "warmup_iters", kwargs.pop("warmup_iters", 0), 0)
+        patience = kwargs.pop("early_stopping_patience", None)
+        self.early_stopping_patience = None if patience is None else integer(w, "early_stopping_patience", patience, 1)
         self.progress = kwargs.pop("progress", True)
-        self.steps_per_call = kwargs.pop("steps_per_call", None)
+        chunk = kwargs.pop("steps_per_call", None)
+        self.steps_per_call = None if chunk is None else integer(w, "steps_per_call", chunk, 1)
         self.on_epoch = kwargs.pop("on_epoch", None)
         self.on_chunk = kwargs.pop("on_chunk", None)
+        if "checkpoint_name" in kwargs:
+            raise ValueError("Trainer: checkpoint_name is not supported; save from on_epoch (swiftnn.checkpoint, "
+                             "as `python -m swiftnn train --out` does), or use swiftnn.solver.Solver, which writes "
+                             "the course's checkpoint files")
         if kwargs:
             raise ValueError("Unrecognized arguments %s" % ", ".join('"%s"' % k for k in kwargs))
-        if self.update_rule not in RULES:
-            raise ValueError('Invalid update_rule "%s"; expected one of %s' % (self.update_rule, ", ".join(RULES)))
+        if not isinstance(self.update_rule, str) or self.update_rule not in RULES:
+            hint = ("; the native Trainer runs the built-in rules only (a custom rule runs in "
+                    "swiftnn.solver.Solver)" if callable(self.update_rule) else "")
+            raise ValueError('Invalid update_rule "%s"; expected one of %s%s'
+                             % (self.update_rule, ", ".join(RULES), hint))
+        unknown = [k for k in self.optim_config if k not in _HYPERPARAMETERS + _COURSE_STATE]
+        if unknown:
+            raise ValueError("Trainer: optim_config has unknown key(s) %s; the hyperparameters are %s"
+                             % (", ".join(map(repr, unknown)), ", ".join(_HYPERPARAMETERS)))
         if self.lr_schedule not in (None, "step", "cosine"):
             raise ValueError('Invalid lr_schedule "%s"; expected None, "step" or "cosine"' % (self.lr_schedule,))
-        if self.batch_size < 1 or self.num_epochs < 1 or self.num_train_samples < 1:
-            raise ValueError("batch_size, num_epochs and num_train_samples must be >= 1")
-        patience = self.early_stopping_patience
-        if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-            raise ValueError("early_stopping_patience must be None or an integer >= 1, got %r" % (patience,))
+        if isinstance(self.lr_decay, (bool, np.bool_)) or not isinstance(self.lr_decay, (int, float, np.number)) \
+                or not np.isfinite(self.lr_decay) or self.lr_decay <= 0:
+            raise ValueError("Trainer: lr_decay must be a finite number > 0, got %r" % (self.lr_decay,))
+        self.lr_decay = float(self.lr_decay)
+        if self.lr_schedule == "cosine" and self.lr_decay != 1.0:
+            raise ValueError("lr_schedule='cosine' sets the learning rate of every iteration; "
+                             "lr_decay must be 1.0 with it (got %r)" % (self.lr_decay,))
+        self._busy = threading.Lock()
+        self._final_state = None
 
         self.dtype = model._compute_dtype()
         self._kernels = _native.KERNELS[self.dtype]
@@ -119,8 +152,29 @@ class Trainer:
         self._reset()
 
     # ------------------------------------------------------------------------------------
+    _DATA = ("X_train", "y_train", "X_val", "y_val")
+
     def _bind_data(self, data):
-        d = self.model._dims[0]
+        if not hasattr(data, "keys"):
+            raise TypeError("Trainer: data must be a dict with X_train, y_train, X_val, y_val; got %s"
+                            % type(data).__name__)
+        missing = [k for k in self._DATA if k not in data]
+        if missing:
+            raise ValueError("Trainer: data has no %s; expected a dict with X_train, y_train, X_val, y_val"
+                             % ", ".join(missing))
+        self.X_train, self.y_train, self.X_val, self.y_val = (data[k] for k in self._DATA)
+        self._check_data()
+        if self.num_val_samples is not None and self.num_val_samples < len(self.X_val):
+            keep = np.random.RandomState(self.seed & 0xFFFFFFFF).choice(len(self.X_val), self.num_val_samples,
+                                                                          replace=False)
+            self.X_val, self.y_val = self.X_val[keep], self.y_val[keep]
+        self._checked = tuple(getattr(self, k) for k in self._DATA)
+
+    def _check_data(self):
+        """Checks and converts the data attributes in place: the library reads them through raw
+        pointers, so a reassigned one must again be C-contiguous, of the model's dtype and of
+        matching length, with finite features."""
+        d, c = self.model._dims[0], self.model._dims[-1]
 
         def rows(name, X):
             X = np.asarray(X)
@@ -132,41 +186,41 @@ class Trainer:
             if X.shape[1] != d:
                 raise ValueError("Trainer: %s has %d features per example but the model takes input_dim = %d"
                                  % (name, X.shape[1], d))
+            # In blocks of rows, so that the check needs no copy of a large data set.
+            block = max(1, (1 << 22) // d)
+            for start in range(0, len(X), block):
+                finite = np.isfinite(X[start:start + block]).all(axis=1)
+                if not finite.all():
+                    row = start + int(np.argmin(finite))
+                    raise ValueError("Trainer: %s row %d holds NaN or Inf; every feature must be finite"
+                                     % (name, row))
             return X
 
-        self.X_train = rows("X_train", data["X_train"])
-        self.y_train = labels("Trainer", data["y_train"], len(self.X_train), self.model._dims[-1])
-        self.X_val = rows("X_val", data["X_val"])
-        self.y_val = labels("Trainer", data["y_val"], len(self.X_val), self.model._dims[-1])
-        if self.num_val_samples is not None and self.num_val_samples < len(self.X_val):
-            keep = np.random.RandomState(self.seed).choice(len(self.X_val), self.num_val_samples, replace=False)
-            self.X_val, self.y_val = self.X_val[keep], self.y_val[keep]
+        self.X_train = rows("X_train", self.X_train)
+        self.y_train = labels("Trainer (y_train)", self.y_train, len(self.X_train), c)
+        self.X_val = rows("X_val", self.X_val)
+        self.y_val = labels("Trainer (y_val)", self.y_val, len(self.X_val), c)
 
     def _bind_model(self):
         model, dt = self.model, self.dtype
         names, shapes = model._names, model._shapes
         sizes = [int(np.prod(s)) for s in shapes]
         self._flat = np.empty(sum(sizes), dt)
-        at = 0
+        self._views, at = {}, 0
         for name, shape, size in zip(names, shapes, sizes):
-            value = np.asarray(model.params[name])
-            if value.shape != shape:
-                raise ValueError("Trainer: params[%r] has shape %s, expected %s" % (name, value.shape, shape))
-            self._flat[at:at + size] = value.ravel()
-            model.params[name] = self._flat[at:at + size].reshape(shape)
+            self._views[name] = self._flat[at:at + size].reshape(shape)
             at += size
         self._running = None
+        self._running_views = {}
         if model._norm == "batchnorm":
             hidden = model._dims[1:-1]
             self._running = np.zeros(2 * sum(hidden), dt)
             at = 0
             for l, h in enumerate(hidden):
-                p = model.bn_params[l]
                 for key in ("running_mean", "running_var"):
-                    if p.get(key) is not None:
-                        self._running[at:at + h] = np.asarray(p[key]).ravel()
-                    p[key] = self._running[at:at + h]
+                    self._running_views[(l, key)] = self._running[at:at + h]
                     at += h
+        self._sync_model()
         # The update rule's two state buffers (e.g. Adam's m, v), ours so they can be saved.
         self._state = np.zeros(2 * self._flat.size, dt)
         handle = ctypes.c_void_p()
@@ -178,6 +232,42 @@ class Trainer:
                                           self._state.ctypes.data),
              "Trainer")
         self._handle = handle
+
+    def _sync_model(self):
+        """Points model.params (and batchnorm's running statistics) at this trainer's buffers,
+        first copying in any value that is not already a view of them."""
+        model = self.model
+        for name, view in self._views.items():
+            value = model.params.get(name)
+            if value is view:
+                continue
+            if value is None:
+                raise KeyError("Trainer: model.params has no %r" % name)
+            value = np.asarray(value)
+            if value.shape != view.shape:
+                raise ValueError("Trainer: params[%r] has shape %s, expected %s" % (name, value.shape, view.shape))
+            if value.dtype.kind not in "biuf":
+                raise TypeError("Trainer: params[%r] has dtype %s; expected real numbers" % (name, value.dtype))
+            view[...] = value
+            model.params[name] = view
+        for (l, key), view in self._running_views.items():
+            p = model.bn_params[l]
+            value = p.get(key)
+            if value is view:
+                continue
+            if value is not None:
+                value = np.asarray(value)
+                if value.size != view.size:
+                    raise ValueError("Trainer: bn_params[%d][%r] has shape %s, expected (%d,)"
+                                     % (l, key, value.shape, view.size))
+                view[...] = value.ravel()
+            p[key] = view
+
+    def __copy__(self):
+        raise TypeError("a Trainer owns a native trainer and cannot be copied or pickled; save trainer.state() "
+                        "and continue with Trainer(...).train(resume=state)")
+
+    __deepcopy__ = __reduce_ex__ = lambda self, *_: self.__copy__()
 
     def __del__(self):
         handle = getattr(self, "_handle", None)
@@ -269,7 +359,10 @@ class Trainer:
         """A dict of plain values and arrays from which ``train(resume=...)`` continues: update_rule,
         iteration (the next step), epoch (epochs done), learning_rate (of the next step), params
         and running (the current flat parameter and running-statistics buffers), optim_state,
-        best_val_acc, best_flat and best_running (the best snapshot), and the histories."""
+        best_val_acc, best_flat and best_running (the best snapshot), and the histories.
+        After train(): the state at its end, before the best parameters were restored."""
+        if self._final_state is not None:
+            return {k: v.copy() if isinstance(v, (np.ndarray, list)) else v for k, v in self._final_state.items()}
         it, ep, lr = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_double()
         call(_native.lib.snn_trainer_state(self._handle, ctypes.byref(it), ctypes.byref(ep), ctypes.byref(lr)),
              "Trainer.state")
@@ -287,13 +380,32 @@ class Trainer:
 
         resume: a ``state()`` from an earlier run of this model and data to continue from.
         """
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("Trainer.train: this trainer is already training in another thread; "
+                               "make one Trainer per thread")
+        try:
+            return self._train(resume)
+        finally:
+            self._busy.release()
+
+    def _train(self, resume):
+        if any(getattr(self, k) is not v for k, v in zip(self._DATA, self._checked)):
+            self._check_data()
+            self._checked = tuple(getattr(self, k) for k in self._DATA)
+        self._sync_model()
+        self._final_state = None
         per_epoch = max(len(self.X_train) // self.batch_size, 1)
-        total = self.num_epochs * per_epoch
+        total = integer("Trainer", "num_epochs x steps per epoch", self.num_epochs * per_epoch, 1, 2**62)
         self._configure(total)
         iteration = 0
         if resume is not None:
             iteration = self._resume(resume)
-        chunk = int(self.steps_per_call or max(1, min(per_epoch, 25)))
+        else:
+            # The best snapshot starts as the parameters this run starts from, so that a run that
+            # fails before its first check restores those.
+            call(_native.lib.snn_trainer_set_progress(self._handle, 0, 0, -1.0), "Trainer.train")
+        # A call never crosses an epoch's end, so a longer chunk would only waste memory.
+        chunk = min(self.steps_per_call or 25, per_epoch)
         losses = np.empty(chunk)
         done, ended = ctypes.c_int64(), ctypes.c_int32()
         bar = self._open_bar(total)
@@ -315,10 +427,10 @@ class Trainer:
                     if self.on_chunk is not None and chunk_losses:
                         self.on_chunk(self, iteration - len(chunk_losses) + 1, chunk_losses)
                     if status:
-                        message = _native.lib.snn_last_error().decode(errors="replace")
                         if status == -5:
+                            message = _native.lib.snn_last_error().decode(errors="replace")
                             raise DivergenceError(iteration + 1, cause=message)
-                        raise SwiftNNError("Trainer.train: %s" % message, status)
+                        _native.raise_status(status, "Trainer.train")
                     if bar is not None:
                         bar.update(done.value)
                         bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
@@ -344,14 +456,27 @@ class Trainer:
         except KeyboardInterrupt:
             self.interrupted = True
             say("Interrupted at iteration %d: keeping the best parameters so far" % iteration)
+        except BaseException as error:
+            # Whatever stopped the run, the best parameters so far are kept, as after Ctrl-C.
+            self._finish(start)
+            raise error
         finally:
             if bar is not None:
                 bar.close()
-        self.train_seconds = time.perf_counter() - start
-        self._final_state = self.state()
-        call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
-        self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        self._finish(start)
         return self
+
+    def _finish(self, start):
+        """Keeps the final state (for state()), restores the best parameters into model.params
+        and copies them to best_params."""
+        self.train_seconds = time.perf_counter() - start
+        try:
+            self._final_state = self.state()
+        except MemoryError:
+            # The copies did not fit: the best parameters matter more than a resumable state.
+            self._final_state = None
+        call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
+        self.best_params = {k: v.copy() for k, v in self._views.items()}
 
     def _resume(self, resume):
         """Loads a state() into the buffers and the library; returns the next iteration."""

@@ -368,3 +368,183 @@ def test_sgd_momentum_with_nesterov_in_optim_config_is_the_nesterov_rule():
     nesterov = run("nesterov", {})
     assert run("sgd_momentum", {"nesterov": True}) == nesterov
     assert run("sgd_momentum", {}) != nesterov
+
+
+def val_accuracy(model, data):
+    return float(np.mean(np.argmax(model.loss(data["X_val"]), axis=1) == data["y_val"]))
+
+
+def test_reassigned_data_is_checked_again_when_training_starts():
+    data = blobs()
+    kwargs = dict(update_rule="adam", batch_size=24, num_epochs=2, progress=False, verbose=False)
+    reference = Trainer(make_model(), data, **kwargs).train()
+
+    t = Trainer(make_model(), data, **kwargs)
+    t.X_train = np.zeros((100_000, 20))          # longer than y_train: the library would read past it
+    with pytest.raises(ValueError, match=r"y_train.*\(100000,\)"):
+        t.train()
+    t.X_train = np.asfortranarray(data["X_train"])
+    t.y_train = data["y_train"].astype(np.int32)
+    t.train()
+    assert t.loss_history == reference.loss_history
+    nan = data["X_val"].copy()
+    nan[7, 3] = np.nan
+    t.X_val = nan
+    with pytest.raises(ValueError, match="X_val row 7 holds NaN"):
+        t.train()
+    with pytest.raises(ValueError, match="X_train row 5 holds NaN or Inf"):
+        bad = data["X_train"].copy()
+        bad[5, 0] = np.inf
+        Trainer(make_model(), dict(data, X_train=bad))
+
+
+def test_parameters_rebound_on_the_model_are_trained_and_returned_as_the_best():
+    data = blobs()
+    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=24, num_epochs=4,
+                  progress=False, verbose=False)
+    model = make_model(keep=1.0)
+    first = Trainer(model, data, **kwargs)
+    Trainer(model, data, **kwargs)               # a re-run notebook cell: model.params now point at its buffers
+    first.train()
+    assert val_accuracy(model, data) == first.best_val_acc
+    for name, value in first.best_params.items():
+        np.testing.assert_array_equal(model.params[name], value)
+
+    # The course's style of assignment after the trainer exists is what gets trained.
+    zeros = make_model(keep=1.0)
+    zeros.params["W2"] = np.zeros_like(zeros.params["W2"])
+    expected = Trainer(zeros, data, **kwargs).train()
+    late = make_model(keep=1.0)
+    t = Trainer(late, data, **kwargs)
+    late.params["W2"] = np.zeros_like(late.params["W2"])
+    t.train()
+    assert t.loss_history == expected.loss_history
+    np.testing.assert_array_equal(late.params["W2"], t.best_params["W2"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_exception_during_training_keeps_the_best_parameters():
+    data = blobs()
+
+    def stop_in_epoch_three(trainer, first, losses):
+        if trainer.epoch == 2:
+            raise _Stop
+
+    model = make_model(keep=1.0)
+    t = Trainer(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=24,
+                num_epochs=6, on_chunk=stop_in_epoch_three, progress=False, verbose=False)
+    with pytest.raises(_Stop):
+        t.train()
+    assert t.best_params and val_accuracy(model, data) == t.best_val_acc
+    for name, value in t.best_params.items():
+        np.testing.assert_array_equal(model.params[name], value)
+
+    # Divergence after some good epochs: the model keeps the best of them, finite, and trains on.
+    model = make_model(normalization=None, keep=1.0)
+    t = Trainer(model, data, update_rule="sgd", optim_config={"learning_rate": 0.05}, lr_decay=8.0,
+                batch_size=24, num_epochs=30, progress=False, verbose=False)
+    with pytest.raises(DivergenceError):
+        t.train()
+    assert t.best_params and val_accuracy(model, data) == t.best_val_acc
+    assert all(np.isfinite(v).all() for v in model.params.values())
+    t.lr_decay = 1.0
+    t.train()
+
+
+def test_divergence_names_the_failing_iteration_and_keeps_the_losses_before_it():
+    t = Trainer(make_model(normalization=None, keep=1.0), blobs(), update_rule="sgd",
+                optim_config={"learning_rate": 1e8}, batch_size=24, num_epochs=5, progress=False, verbose=False)
+    with pytest.raises(DivergenceError) as caught:
+        t.train()
+    e = caught.value
+    assert e.iteration == len(t.loss_history) + 1
+    assert "(iteration %d:" % e.iteration in str(e)
+    assert all(np.isfinite(t.loss_history))
+
+
+@pytest.mark.parametrize("rule", ["adam", "sgd_momentum"])
+def test_the_state_after_training_resumes_exactly(rule):
+    data = blobs()
+    kwargs = dict(update_rule=rule, optim_config={"learning_rate": 5e-2}, batch_size=24, seed=2,
+                  progress=False, verbose=False)
+    whole = Trainer(make_model(), data, num_epochs=6, **kwargs).train()
+    half = Trainer(make_model(), data, num_epochs=3, **kwargs).train()
+    history = half.val_acc_history
+    assert history.index(max(history)) < len(history) - 1   # the restored best is not the last step's
+    again = Trainer(make_model(), data, num_epochs=6, **kwargs).train(resume=half.state())
+    assert again.loss_history == whole.loss_history
+    assert again.val_acc_history == whole.val_acc_history
+
+
+def test_one_trainer_trains_in_one_thread_at_a_time():
+    import threading
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(trainer, first, losses):
+        inside.set()
+        release.wait(30)
+
+    t = Trainer(make_model(), blobs(), batch_size=24, num_epochs=1, on_chunk=hold, progress=False, verbose=False)
+    worker = threading.Thread(target=t.train)
+    worker.start()
+    assert inside.wait(30)
+    try:
+        with pytest.raises(RuntimeError, match="already training"):
+            t.train()
+    finally:
+        release.set()
+        worker.join(30)
+    assert len(t.loss_history) == 10
+
+
+def test_arguments_are_refused_rather_than_coerced():
+    data = blobs()
+    for bad in (True, 2.7, "20", None):
+        with pytest.raises(TypeError, match="batch_size must be an integer"):
+            Trainer(make_model(), data, batch_size=bad)
+    with pytest.raises(TypeError, match="num_epochs"):
+        Trainer(make_model(), data, num_epochs=1.5)
+    with pytest.raises(TypeError, match="early_stopping_patience"):
+        Trainer(make_model(), data, early_stopping_patience=True)
+    for decay in (-1.0, float("nan"), 0.0):
+        with pytest.raises(ValueError, match="lr_decay"):
+            Trainer(make_model(), data, lr_decay=decay)
+    with pytest.raises(ValueError, match="lr_decay must be 1.0"):
+        Trainer(make_model(), data, lr_decay=0.5, lr_schedule="cosine")
+    with pytest.raises(ValueError, match="'learning_rte'"):
+        Trainer(make_model(), data, optim_config={"learning_rte": 5.0})
+    with pytest.raises(TypeError, match="optim_config must be a dict"):
+        Trainer(make_model(), data, optim_config=None)
+    with pytest.raises(ValueError, match="custom rule"):
+        Trainer(make_model(), data, update_rule=lambda w, dw, config: (w, config))
+    with pytest.raises(ValueError, match="checkpoint_name is not supported"):
+        Trainer(make_model(), data, checkpoint_name="run")
+    with pytest.raises(ValueError, match="no X_val"):
+        Trainer(make_model(), {k: v for k, v in data.items() if k != "X_val"})
+    with pytest.raises(ValueError, match="num_epochs x steps per epoch"):
+        Trainer(make_model(), data, num_epochs=2**62, progress=False, verbose=False).train()
+    # A chunk longer than an epoch is cut to the epoch, not allocated.
+    t = Trainer(make_model(), data, batch_size=24, num_epochs=1, steps_per_call=10**12, progress=False,
+                verbose=False).train()
+    assert len(t.loss_history) == 10
+
+
+def test_a_trainer_cannot_be_copied_or_pickled():
+    import copy
+    import pickle
+    t = Trainer(make_model(), blobs(), progress=False, verbose=False)
+    for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="state\\(\\)"):
+            attempt(t)
+
+
+def test_a_workspace_that_cannot_be_allocated_raises_memory_error():
+    np.random.seed(0)
+    model = FullyConnectedNet([50_000], input_dim=20, num_classes=5, weight_scale=0.1)
+    # The minibatch fits; the workspace of a million rows by 50,000 units (400 GB) does not.
+    t = Trainer(model, blobs(), batch_size=10**6, num_epochs=1, progress=False, verbose=False)
+    with pytest.raises(MemoryError, match="could not allocate"):
+        t.train()

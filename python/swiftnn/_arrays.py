@@ -58,6 +58,8 @@ def labels(where, y, n, c):
     if y.shape != (n,):
         raise ValueError("%s: y has shape %s, expected (%d,) — one label per row of x"
                          % (where, y.shape, n))
+    if y.dtype == np.uint64 and y.size and y.max() > np.iinfo(np.int64).max:
+        raise ValueError("%s: y holds %d, which is not a class index" % (where, y.max()))
     return np.ascontiguousarray(y, dtype=np.int64)
 
 

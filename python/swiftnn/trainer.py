@@ -133,6 +133,10 @@ class Trainer:
         if unknown:
             raise ValueError("Trainer: optim_config has unknown key(s) %s; the hyperparameters are %s"
                              % (", ".join(map(repr, unknown)), ", ".join(_HYPERPARAMETERS)))
+        for k in _HYPERPARAMETERS[:1] + _HYPERPARAMETERS[3:]:
+            value = self.optim_config.get(k, 0.0)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError("Trainer: optim_config[%r] must be a number, got %r" % (k, value))
         if self.lr_schedule not in (None, "step", "cosine"):
             raise ValueError('Invalid lr_schedule "%s"; expected None, "step" or "cosine"' % (self.lr_schedule,))
         if isinstance(self.lr_decay, (bool, np.bool_)) or not isinstance(self.lr_decay, (int, float, np.number)) \
@@ -412,6 +416,11 @@ class Trainer:
         if bar is not None and iteration:
             bar.update(iteration)
         say = (bar.write if bar is not None else print) if self.verbose else (lambda *_: None)
+        def show(refresh):
+            bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs), loss="%.4f" % self.loss_history[-1],
+                            val_acc="%.3f" % self.val_acc_history[-1] if self.val_acc_history else "-",
+                            refresh=refresh)
+
         start = time.perf_counter()
         ctrl_c = _DeferredInterrupt()
         try:
@@ -433,15 +442,14 @@ class Trainer:
                         _native.raise_status(status, "Trainer.train")
                     if bar is not None:
                         bar.update(done.value)
-                        bar.set_postfix(epoch="%d/%d" % (self.epoch, self.num_epochs),
-                                        loss="%.4f" % self.loss_history[-1],
-                                        val_acc="%.3f" % self.val_acc_history[-1] if self.val_acc_history else "-",
-                                        refresh=False)
+                        show(refresh=False)
                     if ended.value or iteration == 1:
                         self.epoch += ended.value
                         if ended.value:
                             self._apply_decay()
                         stop = self._check()
+                        if bar is not None:
+                            show(refresh=True)   # the epoch and accuracy just checked
                         say("(Epoch %d / %d) train acc: %f; val_acc: %f"
                             % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
                         if self.on_epoch is not None and ended.value:

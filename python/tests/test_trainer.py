@@ -548,3 +548,34 @@ def test_a_workspace_that_cannot_be_allocated_raises_memory_error():
     t = Trainer(model, blobs(), batch_size=10**6, num_epochs=1, progress=False, verbose=False)
     with pytest.raises(MemoryError, match="could not allocate"):
         t.train()
+
+
+def test_non_numeric_hyperparameters_and_unsigned_labels_beyond_int64_are_refused():
+    data = blobs()
+    with pytest.raises(TypeError, match=r"optim_config\['learning_rate'\] must be a number"):
+        Trainer(make_model(), data, optim_config={"learning_rate": "fast"})
+    y = data["y_train"].astype(np.uint64)
+    y[3] = 2**63 + 1
+    with pytest.raises(ValueError, match="y holds 9223372036854775809"):
+        Trainer(make_model(), dict(data, y_train=y))
+
+
+def test_the_progress_bar_ends_showing_the_last_epoch_and_its_accuracy():
+    pytest.importorskip("tqdm")
+    t = Trainer(make_model(), blobs(), batch_size=24, num_epochs=2, progress=True, verbose=False)
+    shown = {}
+    real_open = t._open_bar
+
+    def spy(total):
+        bar = real_open(total)
+        real_close = bar.close
+
+        def close():
+            shown.update(bar.postfix and dict(kv.split("=") for kv in bar.postfix.split(", ")))
+            real_close()
+        bar.close = close
+        return bar
+
+    t._open_bar = spy
+    t.train()
+    assert shown["epoch"] == "2/2" and shown["val_acc"] == "%.3f" % t.val_acc_history[-1]

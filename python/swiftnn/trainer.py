@@ -405,9 +405,11 @@ class Trainer:
         if resume is not None:
             iteration = self._resume(resume)
         else:
-            # The best snapshot starts as the parameters this run starts from, so that a run that
-            # fails before its first check restores those.
-            call(_native.lib.snn_trainer_set_progress(self._handle, 0, 0, -1.0), "Trainer.train")
+            # The best snapshot starts as the parameters this run starts from (after an earlier
+            # train(), the best of that run, with its accuracy), so that a run that fails before
+            # its first check, or never beats that accuracy, ends with them.
+            call(_native.lib.snn_trainer_set_progress(self._handle, 0, 0, float(self.best_val_acc)),
+                 "Trainer.train")
         # A call never crosses an epoch's end, so a longer chunk would only waste memory.
         chunk = min(self.steps_per_call or 25, per_epoch)
         losses = np.empty(chunk)

@@ -451,7 +451,8 @@ def test_an_exception_during_training_keeps_the_best_parameters():
     assert t.best_params and val_accuracy(model, data) == t.best_val_acc
     assert all(np.isfinite(v).all() for v in model.params.values())
     t.lr_decay = 1.0
-    t.train()
+    t.train()   # trains on from the best parameters; what it ends with is the best of both runs
+    assert val_accuracy(model, data) == t.best_val_acc
 
 
 def test_divergence_names_the_failing_iteration_and_keeps_the_losses_before_it():

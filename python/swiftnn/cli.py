@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError("%r is not an integer" % text) from None
     if value < 1:
         raise argparse.ArgumentTypeError("%d: must be at least 1" % value)
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % text) from None
+    if not 0 <= value < 2**32:  # numpy's (and the trainer's) seed range
+        raise argparse.ArgumentTypeError("%d: must be between 0 and 2**32 - 1 = %d" % (value, 2**32 - 1))
     return value
 
 
@@ -185,7 +196,7 @@ def _parser():
     g.add_argument("--epochs", type=_positive_int, default=20, metavar="N", help="epochs to train (in all, with --resume)")
     g.add_argument("--patience", type=_positive_int, default=None, metavar="N",
                    help="early stopping: stop after N epochs without a better validation accuracy")
-    g.add_argument("--seed", type=int, default=0, help="seed of weights, minibatches and dropout")
+    g.add_argument("--seed", type=_seed, default=0, help="seed of weights, minibatches and dropout")
     g.add_argument("--config", metavar="FILE", default=None,
                    help="JSON settings to start from (e.g. the best.json of swiftnn search)")
     g.add_argument("--resume", metavar="CKPT", default=None,
@@ -221,7 +232,7 @@ def _parser():
     _add_network_args(c)
     _add_optim_args(c)
     g = c.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="seed of weights and minibatches")
+    g.add_argument("--seed", type=_seed, default=0, help="seed of weights and minibatches")
     g.add_argument("--config", metavar="FILE", default=None, help="JSON settings to start from")
     return parser, {"train": t, "evaluate": e, "search": s, "check": c}
 
@@ -237,15 +248,21 @@ def _coerce(parser, key, value, source):
         raise UsageError("%s: unknown setting %r" % (source, key))
     if value is None:
         return None
+
+    def convert(v):
+        # As the flag's text, so that a file accepts what the command line accepts: 2.5 is no
+        # batch size, 1e400 (inf) no epoch count, and every range check applies.
+        if isinstance(v, (list, dict, bool)) or (action.type is None and not isinstance(v, str)):
+            raise TypeError("expected a single %s" % ("value" if action.type else "string"))
+        return action.type(str(v)) if action.type else v
+
     try:
         if action.nargs in ("+", "*"):
             if not isinstance(value, list) or (action.nargs == "+" and not value):
                 raise UsageError("%s: %r must be a non-empty list (like %s)" % (source, key, flag))
-            values = [action.type(v) if action.type and not isinstance(v, bool) else v for v in value]
+            values = [convert(v) for v in value]
         else:
-            if isinstance(value, (list, dict)) or isinstance(value, bool) and action.type in (int, float, _positive_int):
-                raise TypeError("expected a single value")
-            values = [action.type(value) if action.type else value]
+            values = [convert(value)]
     except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
         raise UsageError("%s: %r = %r is not valid for %s (%s)" % (source, key, value, flag, e)) from None
     if action.choices is not None:
@@ -346,13 +363,18 @@ def validate(cfg):
                          % (num_train, num_val, cfg.get("dataset"), info["train_rows"]))
 
 
+def _data_not_found(e):
+    # data.py's message is written for its Python API (root=); here the folder is a flag.
+    return UsageError(str(e).replace("pass root=", "pass --data DIR"))
+
+
 def _load_data(cfg, num_test=None):
     from .data import get_data
     try:
         data, stats = get_data(cfg["dataset"], cfg["num_train"], cfg["num_val"], num_test,
                                preprocess=cfg["preprocess"], root=cfg["data"], return_stats=True)
     except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
+        raise _data_not_found(e) from None
     except ValueError as e:
         raise UsageError("cannot use the %s data: %s" % (cfg["dataset"], e)) from None
     if len(data["X_val"]) == 0:
@@ -365,6 +387,75 @@ def _load_data(cfg, num_test=None):
 
 # ------------------------------------------------------------------------------------------
 # train
+
+def _available_memory():
+    """Bytes the system can give without swapping (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _training_bytes(dims, cfg, itemsize=4):
+    """About the memory `swiftnn train` needs for a network of layer sizes dims (float32)."""
+    hidden = dims[1:-1]
+    params = sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
+    if cfg.get("normalization", "none") != "none":
+        params += 2 * sum(hidden)
+    # The trainer keeps 6 copies of the parameters (weights, gradients, two optimizer buffers,
+    # the best snapshot in Python and in the library), and each epoch's checkpoint takes a
+    # state() copy of 4 more (a run must not be killed at the end of its first epoch); one
+    # more for the checkpoint writer and the interpreter (measured: 5.6 GB peak for
+    # 784-100000-10, 5.5 GB estimated with 10).
+    copies = 11
+    # Per row of activations (affine outputs, activations, dropout masks, gradients): the
+    # trainer's workspace holds a minibatch or a 1000-row evaluation chunk, plus two minibatches
+    # of inputs. The test accuracy comes after the trainer is gone, in 2000-row chunks.
+    per_row = 3 * sum(hidden) + 2 * max(dims[1:]) + dims[-1]
+    training = copies * params + max(cfg["batch_size"], 1000) * per_row + 2 * cfg["batch_size"] * dims[0]
+    testing = params + 2000 * per_row
+    info = DATASETS[cfg["dataset"]]
+    data = (info["train_rows"] + info["test_rows"]) * dims[0] * (itemsize + 1)
+    return params, itemsize * max(training, testing) + data
+
+
+def _check_memory(dims, cfg):
+    available = _available_memory()
+    if available is None:
+        return
+    params, need = _training_bytes(dims, cfg)
+    if need > available:
+        raise UsageError("training the %s network (%s parameters) with --batch-size %d needs about %.1f GB of "
+                         "memory (weights, gradients, optimizer state, best snapshot, checkpoint copies, "
+                         "activations) but only %.1f GB is available; use smaller --hidden layers or --batch-size"
+                         % ("-".join(map(str, dims)), format(params, ","), cfg["batch_size"], need / 1e9,
+                            available / 1e9))
+
+
+def _check_out(out, files):
+    """UsageError unless the folder out can be created and written and none of files (the
+    paths the run writes in it) is a folder: found now, not after loading data and training."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError("--out %s: exists and is not a folder" % out) from None
+    except OSError as e:
+        raise UsageError("--out %s: cannot create the output folder (%s)" % (out, e.strerror or e)) from None
+    try:
+        # The checkpoint is written as a temporary file in out, then renamed.
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".swiftnn-write-test-"):
+            pass
+    except OSError as e:
+        raise UsageError("--out %s: cannot write in the output folder (%s)" % (out, e.strerror or e)) from None
+    for name in files:
+        if (out / name).is_dir():
+            raise UsageError("--out %s: %s is a folder, so the run could not write its %s there; "
+                             "move it away or choose another --out" % (out, out / name, name))
+
 
 def _fit(model, data, cfg, state=None, on_epoch=None, quiet=False):
     """Train model on data with the settings cfg. The one place `swiftnn train` runs its training
@@ -460,26 +551,32 @@ def train(args):
     if ckpt is not None and ckpt.trainer_state is None:
         raise UsageError("--resume %s: the checkpoint (format version %d) holds no trainer state to continue from; "
                          "it can be evaluated, or start a new run" % (args.resume, ckpt.version))
+    info = DATASETS[cfg["dataset"]]
+    num_classes = len(info["classes"])
+    _check_memory(ckpt.dims if ckpt else [int(np.prod(info["shape"]))] + list(cfg["hidden"]) + [num_classes], cfg)
+    out = Path(args.out)
+    _check_out(out, ["model.npz"] + ([] if args.no_plots else ["curves.png", "weights.png"]))
+    path = out / "model.npz"
     data, stats = _load_data(cfg)
     X_test, y_test = data.pop("X_test"), data.pop("y_test")
-    num_classes = len(DATASETS[cfg["dataset"]]["classes"])
     input_dim = data["X_train"].shape[1]
     np.random.seed(cfg["seed"])  # the initial weights; minibatches and dropout come from the trainer's seed
-    if ckpt is not None:
-        if ckpt.dims[0] != input_dim:
-            raise UsageError("the checkpoint takes %d inputs but the %s rows have %d" % (ckpt.dims[0], cfg["dataset"], input_dim))
-        try:
-            model = ckpt.build_model()
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        state = dict(ckpt.trainer_state, best_epoch=ckpt.meta.get("best_epoch", ckpt.epoch))
-        stats = ckpt.preprocess or stats
-    else:
-        model = build_model(cfg, input_dim, num_classes)
-        state = None
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "model.npz"
+    try:
+        if ckpt is not None:
+            if ckpt.dims[0] != input_dim:
+                raise UsageError("the checkpoint takes %d inputs but the %s rows have %d" % (ckpt.dims[0], cfg["dataset"], input_dim))
+            try:
+                model = ckpt.build_model()
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            state = dict(ckpt.trainer_state, best_epoch=ckpt.meta.get("best_epoch", ckpt.epoch))
+            stats = ckpt.preprocess or stats
+        else:
+            model = build_model(cfg, input_dim, num_classes)
+            state = None
+    except MemoryError:
+        raise UsageError("out of memory creating the %s network; use smaller --hidden layers"
+                         % "-".join(map(str, [input_dim] + list(cfg["hidden"]) + [num_classes]))) from None
 
     print(model)
     print("%s: %d train, %d validation, %d test rows (%s preprocessing); %s, lr %g, batch %d, %s"
@@ -490,6 +587,8 @@ def train(args):
         print("continuing %s from epoch %d (best validation accuracy so far %.2f%%)"
               % (args.resume, ckpt.epoch, 100 * state["best_val_acc"]))
 
+    saved = []  # epochs written to path by this run
+
     def write(res, test_acc=None):
         st = res["trainer_state"]
         meta = {"dataset": cfg["dataset"], "epoch": int(st["epoch"]), "best_val_acc": float(st["best_val_acc"]),
@@ -498,19 +597,23 @@ def train(args):
         # After training (test_acc set) the model holds the best parameters, the ones tested.
         save_checkpoint(path, model, cfg, trainer_state=st, preprocess=stats, meta=meta,
                         model_params=test_acc is not None)
+        saved.append(meta["epoch"])
 
     from .solver import DivergenceError
     try:
         res = _fit(model, data, cfg, state, on_epoch=write)
+        started = time.perf_counter()
+        test_acc = accuracy(model, X_test, y_test)
     except DivergenceError as e:
         print("swiftnn train: training diverged: %s (try a smaller --lr)" % e, file=sys.stderr)
         return 1
+    except MemoryError:
+        kept = ("; %s keeps epoch %d (continue with --resume %s)" % (path, saved[-1], path)) if saved else ""
+        raise UsageError("out of memory while training or testing; use smaller --hidden layers or --batch-size%s" % kept) from None
     if res["interrupted"]:
         print("\ninterrupted after %d completed epochs; keeping the best parameters so far" % res["epoch"])
     if res["stopped_early"]:
         print("early stopping: no better validation accuracy for %d epochs" % cfg["patience"])
-    started = time.perf_counter()
-    test_acc = accuracy(model, X_test, y_test)
     write(res, test_acc)
     print("test accuracy %.2f%%  (best validation %.2f%% at epoch %d; %d epochs, %.1f s training, %.1f s testing)"
           % (100 * test_acc, 100 * res["best_val_acc"], res["best_epoch"], res["epoch"], res["seconds"],
@@ -559,7 +662,7 @@ def evaluate(args):
     try:
         X_train, y_train, X_test, y_test = load_raw(dataset, root)
     except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
+        raise _data_not_found(e) from None
     except ValueError as e:
         raise UsageError("cannot read the %s data: %s" % (dataset, e)) from None
     rows = None

@@ -242,3 +242,91 @@ def test_bad_input_fails_with_a_clear_message(tmp_path, args, message):
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert message in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
+
+
+def _refused(p, message):
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert message in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("seed, config", [("-1", None), ("99999999999", None), (None, {"seed": -5})])
+def test_seed_outside_numpys_range_is_refused_from_flag_and_config(tmp_path, seed, config):
+    args = ["train", "--data", tmp_path / "nowhere", "--no-plots", "--out", tmp_path / "out"]
+    if seed is not None:
+        args += ["--seed", seed]
+    else:
+        (tmp_path / "seed.json").write_text(json.dumps(config))
+        args += ["--config", tmp_path / "seed.json"]
+    _refused(run(*args, check=False), "must be between 0 and 2**32 - 1")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"epochs": 1e400}', "'epochs' = inf is not valid for --epochs ('inf' is not an integer)"),
+    ('{"batch_size": 2.5}', "'batch_size' = 2.5 is not valid for --batch-size ('2.5' is not an integer)"),
+    ('{"hidden": [64, 2.5]}', "'hidden' = [64, 2.5] is not valid for --hidden"),
+    ('{"warmup": 2.5}', "'warmup' = 2.5 is not valid for --warmup"),
+    ('{"data": 5}', "'data' = 5 is not valid for --data"),
+])
+def test_config_values_are_checked_as_the_flags_are(tmp_path, text, message):
+    (tmp_path / "c.json").write_text(text)
+    p = run("train", "--config", tmp_path / "c.json", "--data", tmp_path / "nowhere", "--out", tmp_path / "out",
+            check=False)
+    _refused(p, message)
+
+
+@pytest.mark.parametrize("where, message", [
+    ("file", "exists and is not a folder"),
+    ("file/sub", "cannot create the output folder"),
+    ("/proc/forbidden", "cannot create the output folder"),
+])
+def test_output_folder_that_cannot_be_made_is_refused_before_loading_data(tmp_path, where, message):
+    if where.startswith("/proc") and not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc")
+    (tmp_path / "file").write_text("not a folder")
+    out = where if where.startswith("/") else tmp_path / where
+    # --data points nowhere: the output folder's error must come first, before any data is read.
+    _refused(run("train", "--data", tmp_path / "nowhere", "--out", out, check=False), message)
+
+
+@pytest.mark.parametrize("name, extra", [("model.npz", ["--no-plots"]), ("curves.png", []), ("weights.png", [])])
+def test_output_file_that_is_a_folder_is_refused_before_training(fmnist, tmp_path, name, extra):
+    (tmp_path / "out" / name).mkdir(parents=True)
+    p = run("train", "--data", fmnist, *TINY, "--epochs", "1", "--out", tmp_path / "out", *extra, check=False)
+    _refused(p, "%s is a folder" % (tmp_path / "out" / name))
+    assert "epoch 1/1" not in p.stdout
+
+
+def test_network_too_large_for_memory_is_refused_up_front(tmp_path):
+    if not os.path.exists("/proc/meminfo"):
+        pytest.skip("no /proc/meminfo: the check is skipped")
+    started = time.monotonic()
+    p = run("train", "--hidden", "100000000", "--data", tmp_path / "nowhere", "--out", tmp_path / "out", check=False)
+    _refused(p, "training the 784-100000000-10 network (79,700,000,010 parameters)")
+    assert "GB is available" in p.stderr and "use smaller --hidden" in p.stderr
+    assert time.monotonic() - started < 30
+    huge_batch = run("train", "--batch-size", "1000000000", "--data", tmp_path / "nowhere", "--out", tmp_path / "out",
+                     check=False)
+    _refused(huge_batch, "with --batch-size 1000000000 needs about")
+
+
+@pytest.mark.parametrize("where", ["build_model", "accuracy"])
+def test_out_of_memory_is_a_one_line_error(fmnist, tmp_path, where):
+    # Simulated: a real MemoryError would need gigabytes. Raised in model creation, or after
+    # training, when the last epoch's checkpoint is on disk.
+    code = ("import sys, swiftnn.experiment as e\n"
+            "def oom(*a, **k):\n    raise MemoryError()\n"
+            "e.%s = oom\n"
+            "from swiftnn.cli import main\nsys.exit(main(sys.argv[1:]))\n" % where)
+    p = subprocess.run([sys.executable, "-c", code, "train", "--data", str(fmnist), *TINY, "--epochs", "1",
+                        "--no-plots", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=240)
+    _refused(p, "swiftnn train: error: out of memory")
+    assert len(p.stderr.strip().splitlines()[-1]) > 0 and p.stderr.count("error:") == 1
+    if where == "accuracy":
+        assert "model.npz keeps epoch 1 (continue with --resume" in p.stderr
+
+
+def test_missing_data_names_the_data_flag(tmp_path):
+    p = run("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "out", check=False)
+    _refused(p, "or pass --data DIR.")
+    assert "root=" not in p.stderr

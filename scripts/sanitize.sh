@@ -51,7 +51,7 @@ SWIFTNN_PROPERTY_EXAMPLES="$EXAMPLES" \
 step "4/4 ThreadSanitizer: the thread and trainer tests"
 "$SWIFT" build -c debug --sanitize=thread --scratch-path .build-tsan --product swiftnn
 LD_PRELOAD="$TSAN_RT $DISPATCH" \
-TSAN_OPTIONS="halt_on_error=1:suppressions=$SUPP/tsan.supp" \
+TSAN_OPTIONS="halt_on_error=1:allocator_may_return_null=1:suppressions=$SUPP/tsan.supp" \
 SWIFTNN_LIB="$PWD/.build-tsan/debug/libswiftnn.so" \
     "$PY" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning python/tests/test_threads.py \
         python/tests/test_trainer.py

@@ -490,6 +490,13 @@ class Trainer:
 
     def _resume(self, resume):
         """Loads a state() into the buffers and the library; returns the next iteration."""
+        if not hasattr(resume, "get"):
+            raise TypeError("Trainer.train: resume must be a dict from trainer.state(), got %s" % type(resume).__name__)
+        missing = [k for k in ("update_rule", "iteration", "epoch", "optim_state", "best_val_acc", "best_flat",
+                               "loss_history", "train_acc_history", "val_acc_history") if k not in resume]
+        if missing:
+            raise ValueError("Trainer.train: the state to resume from has no %s; pass a trainer.state()"
+                             % ", ".join(missing))
         if resume.get("update_rule") != self.update_rule:
             raise ValueError("Trainer.train: the state is from update rule %r, this trainer uses %r"
                              % (resume.get("update_rule"), self.update_rule))

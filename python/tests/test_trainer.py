@@ -580,3 +580,13 @@ def test_the_progress_bar_ends_showing_the_last_epoch_and_its_accuracy():
     t._open_bar = spy
     t.train()
     assert shown["epoch"] == "2/2" and shown["val_acc"] == "%.3f" % t.val_acc_history[-1]
+
+
+def test_resuming_from_an_incomplete_state_names_what_is_missing():
+    t = Trainer(make_model(), blobs(), batch_size=24, num_epochs=1, progress=False, verbose=False).train()
+    state = t.state()
+    del state["optim_state"]
+    with pytest.raises(ValueError, match="has no optim_state"):
+        Trainer(make_model(), blobs(), batch_size=24, num_epochs=2, progress=False, verbose=False).train(resume=state)
+    with pytest.raises(TypeError, match="resume must be a dict"):
+        Trainer(make_model(), blobs(), progress=False, verbose=False).train(resume=[1, 2])

@@ -466,10 +466,10 @@ class Trainer:
         except KeyboardInterrupt:
             self.interrupted = True
             say("Interrupted at iteration %d: keeping the best parameters so far" % iteration)
-        except BaseException as error:
+        except BaseException:
             # Whatever stopped the run, the best parameters so far are kept, as after Ctrl-C.
             self._finish(start)
-            raise error
+            raise
         finally:
             if bar is not None:
                 bar.close()

@@ -5,6 +5,13 @@
 public func affineForward<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePointer<T>,
                                      w: UnsafePointer<T>, b: UnsafePointer<T>,
                                      n: Int, d: Int, m: Int) {
+    if n == 1 {
+        // One row (a prediction for one example): OpenBLAS's GEMM packs all of w for it, its
+        // matrix-vector product reads w once (784x512 floats: ~170 µs against ~35 µs).
+        out.update(from: b, count: m)
+        T.gemvTransposed(m: d, n: m, alpha: 1, a: w, lda: m, x: x, beta: 1, y: out)
+        return
+    }
     // Broadcasting b first lets the GEMM accumulate onto it (beta = 1): one pass fewer.
     for i in 0..<n {
         (out + i * m).update(from: b, count: m)

@@ -16,6 +16,10 @@ public protocol Scalar: BinaryFloatingPoint, SIMDScalar where RawSignificand: Fi
                      alpha: Self, a: UnsafePointer<Self>, lda: Int,
                      b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Row-major `y (n) = alpha * aᵀ · x + beta * y` for a (m, n) with row stride `lda`: one call
+    /// of the BLAS's matrix-vector product, on the calling thread.
+    static func gemvTransposed(m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                               x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
     /// Lane-wise square root in vector instructions.
     static func squareRoot(_ v: Lanes<Self>) -> Lanes<Self>
 }
@@ -48,6 +52,10 @@ extension Float: Scalar {
         cblas_sgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
+    @inlinable public static func gemvTransposed(m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                                 x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
 }
 
 extension Double: Scalar {
@@ -61,5 +69,9 @@ extension Double: Scalar {
                                                    beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dgemm(CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB), blasint(m), blasint(n), blasint(k),
                     alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    @inlinable public static func gemvTransposed(m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                                                 x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>) {
+        cblas_dgemv(CblasRowMajor, CblasTrans, blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
     }
 }

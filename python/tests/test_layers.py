@@ -87,6 +87,7 @@ AFFINE_SHAPES = {
     "D1": ((4, 1), 3),
     "M1": ((4, 5), 1),
     "N1D1M1": ((1, 1), 1),
+    "N1large": ((1, 784), 512),  # one row runs as a matrix-vector product
     "4d": ((3, 2, 4, 5), 6),
     "largeD": ((8, 3072), 10),
 }

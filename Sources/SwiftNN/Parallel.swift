@@ -175,8 +175,12 @@ final class Team: @unchecked Sendable {
     let owner = getpid()
     /// Bumped once per job; helpers wait for it to change.
     let generation = Atomic<Int>(0)
-    /// Helpers still working on the current job.
+    /// Pieces of the current job claimed by a helper and not yet done.
     let remaining = Atomic<Int>(0)
+    /// Bit i set: piece i of the current job is taken (by its helper, or by the caller when the
+    /// helper had not got to it). On a machine with more busy threads than cores a helper can
+    /// wait milliseconds for a core; the caller then runs its piece instead of waiting.
+    let claimed = Atomic<Int>(0)
     /// Helpers parked (or about to park) on `wake`.
     let sleepers = Atomic<Int>(0)
     /// Set while a caller owns the team.
@@ -232,6 +236,7 @@ final class Team: @unchecked Sendable {
         self.job = job
         runPiece = run
         remaining.store(helpers, ordering: .relaxed)
+        claimed.store(1, ordering: .releasing)
         generation.add(1, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(lock)
@@ -239,6 +244,10 @@ final class Team: @unchecked Sendable {
             pthread_mutex_unlock(lock)
         }
         run(job, 0)
+        for i in 1...helpers where claim(i) {
+            run(job, i)
+            remaining.subtract(1, ordering: .relaxed)
+        }
         var spins = 0
         while remaining.load(ordering: .acquiring) > 0 { politeSpin(&spins) }
         self.job = nil
@@ -299,9 +308,18 @@ final class Team: @unchecked Sendable {
         var seen = 0
         while true {
             seen = waitForJob(after: seen)
+            // A helper that comes late finds its piece taken (by the caller, which has then
+            // returned or moved on) and leaves the job alone; one that wakes to a newer job than
+            // it saw runs that job's piece, whose fields were written before `claimed` was reset.
+            guard claim(index) else { continue }
             work(index)
             remaining.subtract(1, ordering: .releasing)
         }
+    }
+
+    /// Takes piece index of the current job; false if it is taken already.
+    private func claim(_ index: Int) -> Bool {
+        claimed.bitwiseOr(1 << index, ordering: .acquiringAndReleasing).oldValue & (1 << index) == 0
     }
 
     private func work(_ index: Int) { if let job { runPiece(job, index) } }

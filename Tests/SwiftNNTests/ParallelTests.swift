@@ -2,6 +2,7 @@
 // them and the long elementwise passes.
 import CBLAS
 import Dispatch
+import Synchronization
 @testable import SwiftNN
 import XCTest
 
@@ -99,6 +100,39 @@ final class ParallelTests: XCTestCase {
         }
         for i in 0..<(callers * count) where visits[i] != Int32(rounds) {
             XCTFail("element \(i % count) of caller \(i / count) visited \(visits[i]) times, not \(rounds)")
+            break
+        }
+    }
+
+    func testEveryPieceRunsOnceWhenHelpersAreLateOnABusyMachine() {
+        // Threads spinning on every core keep the helpers waiting for one, so the caller takes
+        // their pieces (and late helpers must then leave those jobs alone); short jobs back to
+        // back, also from a second caller, land while helpers are still waking from earlier ones.
+        let stop = Atomic<Bool>(false)
+        let spinners = DispatchGroup()
+        for _ in 0..<(2 * engineThreads) {
+            DispatchQueue.global().async(group: spinners) {
+                var x = 0
+                while !stop.load(ordering: .relaxed) { x &+= 1 }
+                _ = x
+            }
+        }
+        let count = 1 << 12, jobs = 3000
+        let visits = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * count)
+        defer { visits.deallocate() }
+        visits.initialize(repeating: 0, count: 2 * count)
+        DispatchQueue.concurrentPerform(iterations: 2) { caller in
+            let mine = visits + caller * count
+            for _ in 0..<jobs {
+                forEachPiece(of: count, minimum: 1) { piece in
+                    for i in piece { mine[i] += 1 }
+                }
+            }
+        }
+        stop.store(true, ordering: .relaxed)
+        spinners.wait()
+        for i in 0..<(2 * count) where visits[i] != Int32(jobs) {
+            XCTFail("element \(i % count) of caller \(i / count) visited \(visits[i]) times, not \(jobs)")
             break
         }
     }

@@ -234,6 +234,16 @@ int32_t snn_net_loss_f64(snn_net *net, double *loss, double *scores, double *con
                          const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,
                          const double *momentum, uint64_t seed);
 
+/* Test mode for inference in one call: the softmax probabilities (n, classes) of x (n, d)
+ * and/or each row's label, the index of its highest score (the first on ties); either output
+ * may be NULL, not both. running, params and eps as for snn_net_loss. */
+int32_t snn_net_predict_f32(snn_net *net, float *probabilities, int64_t *labels, float *const *running,
+                            const float *const *params, const float *x, int64_t n, int64_t d,
+                            const double *eps);
+int32_t snn_net_predict_f64(snn_net *net, double *probabilities, int64_t *labels, double *const *running,
+                            const double *const *params, const double *x, int64_t n, int64_t d,
+                            const double *eps);
+
 /* ---- native trainer ---------------------------------------------------------------------
  * The whole training loop in the library: minibatch sampling (with replacement), the network
  * plan, one update over all parameters, learning-rate schedule, accuracy checks, best-parameter

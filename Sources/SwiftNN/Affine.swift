@@ -7,11 +7,11 @@ public func affineForward<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePoin
                                      n: Int, d: Int, m: Int) {
     if n == 1 {
         // One row (a prediction for one example): OpenBLAS's GEMM packs all of w for it, its
-        // matrix-vector product reads w once (784x512 floats: ~170 µs against ~35 µs). Reading
-        // w is the cost, so a large w is read by every thread, a block of columns each.
+        // matrix-vector product reads w once (784x512 floats: ~170 µs against ~35 µs). On one
+        // thread: split between two, it was no faster, and on a busy machine the caller then
+        // waited for a helper that had lost its core mid-piece (250 µs against 130).
         out.update(from: b, count: m)
-        forEachPiece(of: m, minimum: d * m >= minimumSplitGemv ? 0 : m + 1, alignment: 16,
-                     GemvColumns(out: out, x: x, w: w, d: d, m: m))
+        T.gemvTransposed(m: d, n: m, alpha: 1, a: w, lda: m, x: x, beta: 1, y: out)
         return
     }
     // Broadcasting b first lets the GEMM accumulate onto it (beta = 1): one pass fewer.
@@ -20,26 +20,6 @@ public func affineForward<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePoin
     }
     T.gemm(transA: false, transB: false, m: n, n: m, k: d,
            alpha: 1, a: x, lda: d, b: w, ldb: m, beta: 1, c: out, ldc: m)
-}
-
-/// Weight matrices of at least this many elements are read by every thread in a one-row
-/// affine forward: about 25 µs of reading on one core, against ~1 µs to hand half to a helper.
-@usableFromInline let minimumSplitGemv = 1 << 17
-
-/// Columns of out (m) += x (d) · w (d, m), a block of columns per piece.
-@usableFromInline struct GemvColumns<T: Scalar>: PieceWork {
-    @usableFromInline let out: UnsafeMutablePointer<T>
-    @usableFromInline let x, w: UnsafePointer<T>
-    @usableFromInline let d, m: Int
-
-    @inlinable init(out: UnsafeMutablePointer<T>, x: UnsafePointer<T>, w: UnsafePointer<T>, d: Int, m: Int) {
-        (self.out, self.x, self.w, self.d, self.m) = (out, x, w, d, m)
-    }
-
-    @inlinable func callAsFunction(_ piece: Range<Int>) {
-        T.gemvTransposed(m: d, n: piece.count, alpha: 1, a: w + piece.lowerBound, lda: m, x: x, beta: 1,
-                         y: out + piece.lowerBound)
-    }
 }
 
 /// dx (n, d) = dout · wᵀ (skipped when dx is nil), dw (d, m) = xᵀ · dout, db (m) = Σ_rows dout.

@@ -211,6 +211,37 @@ public final class NetworkPlan<T: Scalar> {
                                 scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD)
     }
 
+    /// Test mode for inference in one call: the softmax probabilities (n, C) of x and/or the
+    /// index of each row's highest score (n; the first on ties); either output may be nil.
+    /// Thread-safe: concurrent calls on one plan are serialized.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
+    public func predict(x: UnsafePointer<T>, n: Int, params: PointerTable<T>, running: PointerTable<T>?,
+                        norm settings: NormSettings, probabilities: UnsafeMutablePointer<T>?,
+                        labels: UnsafeMutablePointer<Int64>?) throws(EngineError) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        _ = try unlockedLoss(x: x, y: nil, n: n, params: params, grads: nil, running: running, scoresOut: nil,
+                             reg: 0, norm: settings, seed: 0)
+        guard let scores else { return }
+        let c = spec.classes
+        for i in 0..<n {
+            let row = scores + i * c
+            var best = 0
+            for j in 1..<max(c, 1) where row[j] > row[best] { best = j }
+            labels?[i] = Int64(best)
+            guard let probabilities else { continue }
+            let out = probabilities + i * c, top = row[best]
+            var sum = T(0)
+            for j in 0..<c {
+                out[j] = T.exp(row[j] - top)
+                sum += out[j]
+            }
+            let scale = 1 / sum
+            for j in 0..<c { out[j] *= scale }
+        }
+    }
+
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,

@@ -209,3 +209,46 @@ public func snn_net_loss_f64(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMuta
                              _ momentum: UnsafePointer<Double>?, _ seed: UInt64) -> Int32 {
     netLossChecked(net, loss, scores, grads, running, params, x, y, n, d, reg, eps, momentum, seed)
 }
+
+func netPredictChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ probabilities: Out<T>,
+                                  _ labels: UnsafeMutablePointer<Int64>?, _ running: Table<T>, _ params: Table<T>,
+                                  _ x: In<T>, _ n: Int64, _ d: Int64, _ eps: UnsafePointer<Double>?) -> Int32 {
+    guarded { () throws(EngineError) in
+        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
+        let spec = plan.spec
+        let n = try size(n, "n", blas: true)
+        guard d == Int64(spec.dims[0]) else {
+            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
+        }
+        guard probabilities != nil || labels != nil else {
+            throw EngineError(.nullPointer, "probabilities and labels are both NULL; ask for at least one")
+        }
+        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
+        let params = try PointerTable(params, count: plan.parameterSizes.count, name: "params")
+        let running = spec.normalization == .batch
+            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
+        if let eps {
+            for l in 0..<spec.hiddenCount {
+                _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true)
+            }
+        }
+        try plan.predict(x: try required(x, "x"), n: n, params: params, running: running,
+                         norm: NormSettings(eps: eps, momentum: nil), probabilities: probabilities, labels: labels)
+    }
+}
+
+@_cdecl("snn_net_predict_f32")
+public func snn_net_predict_f32(_ net: UnsafeMutableRawPointer?, _ probabilities: Out<Float>,
+                                _ labels: UnsafeMutablePointer<Int64>?, _ running: Table<Float>,
+                                _ params: Table<Float>, _ x: In<Float>, _ n: Int64, _ d: Int64,
+                                _ eps: UnsafePointer<Double>?) -> Int32 {
+    netPredictChecked(net, probabilities, labels, running, params, x, n, d, eps)
+}
+
+@_cdecl("snn_net_predict_f64")
+public func snn_net_predict_f64(_ net: UnsafeMutableRawPointer?, _ probabilities: Out<Double>,
+                                _ labels: UnsafeMutablePointer<Int64>?, _ running: Table<Double>,
+                                _ params: Table<Double>, _ x: In<Double>, _ n: Int64, _ d: Int64,
+                                _ eps: UnsafePointer<Double>?) -> Int32 {
+    netPredictChecked(net, probabilities, labels, running, params, x, n, d, eps)
+}

@@ -118,6 +118,7 @@ _SIGNATURES = {
     "update_many": (_M, _I, _P, _P, _P, _P, _P, _P),
     "net_create": (_P, _P, _I, _M, _D, _M, _D),
     "net_loss": (_P, _P, _P, _P, _P, _P, _P, _P, _I, _I, _D, _P, _P, _S),
+    "net_predict": (_P, _P, _P, _P, _P, _P, _I, _I, _P),
     "trainer_create": (_P, _P, _I, _M, _D, _M, _D, _P, _P, _P),
     "trainer_set_data": (_P, _P, _P, _I, _P, _P, _I, _I, _I, _I, _S),
 }

@@ -101,14 +101,12 @@ def short_train(cfg, data, epochs, seed=0, explode_factor=3.0, on_loss=None, num
 
 
 def predict_proba(model, X, batch_size=2000):
-    """Softmax probabilities (N, C) of model on X, computed in batches (test mode)."""
-    out = []
-    for start in range(0, len(X), batch_size):
-        scores = np.asarray(model.loss(X[start:start + batch_size]), dtype=np.float64)
-        scores -= scores.max(axis=1, keepdims=True)
-        p = np.exp(scores)
-        out.append(p / p.sum(axis=1, keepdims=True))
-    return np.concatenate(out) if out else np.zeros((0, 0))
+    """Softmax probabilities (N, C) of model on X in the model's dtype, computed in batches
+    (test mode; ``model.predict_proba``: network and softmax in one native call per batch)."""
+    if len(X) <= batch_size:
+        return model.predict_proba(X) if len(X) else np.zeros((0, 0))
+    return np.concatenate([model.predict_proba(X[start:start + batch_size])
+                           for start in range(0, len(X), batch_size)])
 
 
 def accuracy(model, X, y, batch_size=2000):

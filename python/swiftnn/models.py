@@ -7,6 +7,7 @@ network plan that owns its workspace.
 - ``NeuralNetTwoLayerNet``: 2020 assignment 1's ``classifiers.neural_net.TwoLayerNet``.
 """
 import ctypes
+import weakref
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ._arrays import call, labels
 
 __all__ = ["FullyConnectedNet", "TwoLayerNet", "NeuralNetTwoLayerNet"]
 
+# model -> the pointer tables of its last predict_proba (see _PlannedNet._inference_tables); kept
+# outside the model so that pickling and copying it carry no ctypes objects.
+_INFERENCE_TABLES = weakref.WeakKeyDictionary()
 _NORMS = {None: 0, "batchnorm": 1, "layernorm": 2}
 _ACTIVATIONS = {"relu": 0, "leaky_relu": 1}
 
@@ -105,6 +109,74 @@ class _PlannedNet:
 
     def _compute_dtype(self):
         return np.dtype(np.float64)
+
+    def predict_proba(self, X):
+        """Softmax probabilities (N, C) of X (N, d_1, ..., d_k) in test mode, in the model's
+        compute dtype: the network and the softmax in one native call (no scores round trip
+        through NumPy; what a one-row prediction waits on is mostly Python)."""
+        where = "%s.predict_proba" % type(self).__name__
+        dt = np.dtype(self._compute_dtype())
+        X = np.asarray(X)
+        if X.dtype != dt or not X.flags.c_contiguous:
+            if X.dtype.kind not in "biuf":
+                raise TypeError("%s: X has dtype %s; expected real numbers" % (where, X.dtype))
+            X = np.ascontiguousarray(X, dtype=dt)
+        if X.ndim < 1 or X.shape[0] == 0:
+            raise ValueError("%s: X must have shape (N, d_1, ..., d_k) with N >= 1, got %s" % (where, X.shape))
+        n = X.shape[0]
+        d = X.size // n
+        if d != self._dims[0]:
+            raise ValueError("%s: X has %d features per example (shape %s) but the model takes input_dim = %d"
+                             % (where, d, X.shape, self._dims[0]))
+        params, running, eps, _keep = self._inference_tables(where, dt)
+        probs = np.empty((n, self._dims[-1]), dt)
+        call(_native.KERNELS[dt].net_predict(self._get_plan(dt), probs.ctypes.data, None, running, params,
+                                             X.ctypes.data, n, d, eps), where)
+        return probs
+
+    def _inference_tables(self, where, dt):
+        """(params' pointer table, batchnorm statistics' table, eps, the arrays they point into).
+
+        Kept (in _INFERENCE_TABLES) while every array is the very object it was built from,
+        with the same shape and dtype, C-contiguous, and eps is unchanged: values changed in
+        place are seen through the pointers. When an array has to be converted to dt, the
+        tables are built on every call (the converted copy would not see changes)."""
+        arrays = [self.params.get(name) for name in self._names]
+        bn_params = getattr(self, "bn_params", None) or []
+        batchnorm = self._norm == "batchnorm"
+        if batchnorm:
+            arrays += [p.get(key) for p in bn_params for key in ("running_mean", "running_var")]
+        eps_values = tuple(float(p.get("eps", 1e-5)) for p in bn_params) if self._norm is not None else ()
+        cached = _INFERENCE_TABLES.get(self)
+        if cached is not None and cached[0] is dt and cached[1] == eps_values and len(cached[2]) == len(arrays) \
+                and all(a is b and a.shape == shape and a.dtype is dt and a.flags.c_contiguous
+                        for a, (b, shape) in zip(arrays, cached[2])):
+            return cached[3]
+        shapes = list(self._shapes)
+        if batchnorm:
+            shapes += [(h,) for h in self._dims[1:-1] for _ in range(2)]
+        names = list(self._names) + ["bn_params[%d]['%s']" % (l, key) for l in range(len(bn_params))
+                                      for key in ("running_mean", "running_var")]
+        used = []
+        for name, a, shape in zip(names, arrays, shapes):
+            if a is None and name.startswith("bn_params"):
+                a = np.zeros(shape, dt)  # a model never trained runs on zeros, as loss() does
+            elif a is None:
+                raise ValueError("%s: params has no %r" % (where, name))
+            b = np.ascontiguousarray(a, dtype=dt)
+            if b.shape != shape:
+                raise ValueError("%s: %s has shape %s, expected %s" % (where, name, b.shape, shape))
+            used.append(b)
+        count = len(self._names)
+        params = (ctypes.c_void_p * count)(*[a.ctypes.data for a in used[:count]])
+        running = (ctypes.c_void_p * (len(used) - count))(*[a.ctypes.data for a in used[count:]]) if batchnorm else None
+        eps = (ctypes.c_double * len(eps_values))(*eps_values) if self._norm is not None else None
+        tables = (params, running, eps, used)
+        if all(a is b for a, b in zip(arrays, used)):
+            _INFERENCE_TABLES[self] = (dt, eps_values, [(a, a.shape) for a in used], tables)
+        else:
+            _INFERENCE_TABLES.pop(self, None)
+        return tables
 
     def summary(self):
         """A table of the layers: output shape, parameters and their count, the total."""

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+# experiment's functions are looked up when called, so that a test can replace one (running out of
+# memory is simulated that way).
 from .. import experiment, plots
 from ..checkpoint import save_checkpoint
 from ..data import DATASETS

@@ -339,7 +339,8 @@ def to_onnx(source, *, opset=MIN_OPSET):
 def export(source, path, *, opset=MIN_OPSET):
     """Write source (a swiftnn model, a checkpoint path or an estimator with the export hook) to
     path as an ONNX model; returns path. The file is written to a temporary name in the same
-    folder and renamed, so path never holds half a model."""
+    folder and renamed, so path never holds half a model; an OSError names path when it cannot
+    be written."""
     model = to_onnx(source, opset=opset)
     path = Path(path)
     tmp = path.parent / (".%s.%s.tmp" % (path.name, uuid.uuid4().hex[:12]))
@@ -347,10 +348,12 @@ def export(source, path, *, opset=MIN_OPSET):
         with open(tmp, "wb") as f:
             f.write(model.SerializeToString())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             tmp.unlink()
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise OSError("%s: cannot write the model (%s)" % (path, e.strerror or e)) from None
         raise
     return path

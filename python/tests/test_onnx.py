@@ -4,6 +4,9 @@ reference evaluator on real Fashion-MNIST test rows; exports of models and of es
 the export hook; bad input."""
 import itertools
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -13,9 +16,9 @@ from onnx.reference import ReferenceEvaluator
 
 from swiftnn import Trainer
 from swiftnn import onnx as snn_onnx
-from swiftnn.checkpoint import CheckpointError, save_checkpoint
+from swiftnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from swiftnn.data import DATASETS, apply_preprocessing, fit_preprocessing, load_raw
-from swiftnn.experiment import build_model, predict_proba
+from swiftnn.experiment import build_model, predict_proba, preprocess
 from swiftnn.models import FullyConnectedNet, TwoLayerNet
 
 TOL = 1e-5
@@ -28,7 +31,7 @@ DTYPES = [np.float32, np.float64]
 PREPROCESSING = ["mean", "standardize", "none"]
 CONFIGS = list(itertools.product(NORMS, ACTIVATIONS, [1, 2, 3, 4], DTYPES, PREPROCESSING))
 
-largest = {"onnxruntime": 0.0, "reference": 0.0}
+largest = {"onnxruntime": 0.0, "reference": 0.0, "configurations": 0}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +43,9 @@ def raw():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     yield {"X_train": X_train[:N_TRAIN + N_VAL], "y_train": y_train[:N_TRAIN + N_VAL],
            "X_test": X_test[:N_TEST], "y_test": y_test[:N_TEST]}
-    print("\nlargest probability difference from swiftnn over %d configurations: onnxruntime %.3g, "
-          "reference evaluator %.3g" % (len(CONFIGS), largest["onnxruntime"], largest["reference"]))
+    if largest["configurations"]:
+        print("\nlargest probability difference from swiftnn over %d configurations: onnxruntime %.3g, "
+              "reference evaluator %.3g" % (largest["configurations"], largest["onnxruntime"], largest["reference"]))
 
 
 def _prepared(raw, method, dtype):
@@ -99,6 +103,7 @@ def test_an_exported_checkpoint_gives_swiftnn_probabilities_on_raw_rows(raw, tmp
     X = raw["X_test"].astype(np.float32)
     _compare(*_run_ort(proto, X), expected, "onnxruntime")
     _compare(*ReferenceEvaluator(proto).run(None, {"input": X}), expected, "reference")
+    largest["configurations"] += 1
 
 
 def test_the_graph_holds_the_layers_preprocessing_metadata_and_a_dynamic_batch(raw, tmp_path):
@@ -238,8 +243,10 @@ def small_checkpoint(tmp_path_factory):
     np.random.seed(0)
     cfg = {"dataset": "fashion-mnist", "hidden": [8], "normalization": "batchnorm", "lr": 1e-3}
     model = build_model(cfg, 784, 10)
+    X = np.random.rand(20, 784)
+    model.loss(X, np.arange(20) % 10)  # batchnorm's running statistics
     path = tmp_path_factory.mktemp("ckpt") / "model.npz"
-    save_checkpoint(path, model, cfg, preprocess=fit_preprocessing(np.random.rand(20, 784), "mean"))
+    save_checkpoint(path, model, cfg, preprocess=fit_preprocessing(X, "mean"))
     return path, model, cfg
 
 
@@ -282,6 +289,14 @@ def test_unknown_layer_kinds_are_refused(small_checkpoint, tmp_path):
         snn_onnx.to_onnx(model)
 
 
+def test_the_small_checkpoint_itself_exports(small_checkpoint):
+    path, model, _ = small_checkpoint
+    (probs, _), X = _run_ort(snn_onnx.to_onnx(path), np.full((2, 784), 128.0)), np.full((2, 784), 128.0)
+    ckpt = load_checkpoint(path)
+    np.testing.assert_allclose(probs, predict_proba(model, preprocess(X, ckpt.preprocess, "fashion-mnist")),
+                               rtol=0, atol=TOL)
+
+
 def test_other_bad_sources_and_options_are_refused(small_checkpoint):
     _, _, cfg = small_checkpoint
     model = build_model(cfg, 784, 10)
@@ -297,3 +312,61 @@ def test_other_bad_sources_and_options_are_refused(small_checkpoint):
     model.params["b1"] = np.zeros(7, np.float32)
     with pytest.raises(ValueError, match=r"params\['b1'\] has shape \(7,\)"):
         snn_onnx.to_onnx(model)
+
+
+# ------------------------------------------------------------------------------------------
+# swiftnn export
+
+def swiftnn(*args, timeout=300):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env.pop("SWIFTNN_DATA", None)
+    return subprocess.run([sys.executable, "-m", "swiftnn"] + [str(a) for a in args], capture_output=True,
+                          text=True, env=env, timeout=timeout)
+
+
+def test_an_exported_train_checkpoint_scores_what_evaluate_scores_on_the_raw_test_images(raw, tmp_path):
+    out = tmp_path / "run"
+    p = swiftnn("train", "--num-train", "1000", "--num-val", "200", "--hidden", "32", "16", "--batch-size", "100",
+                "--epochs", "2", "--preprocess", "standardize", "--no-plots", "--out", out)
+    assert p.returncode == 0, p.stderr
+    p = swiftnn("export", out / "model.npz", "-o", tmp_path / "model.onnx")
+    assert p.returncode == 0 and "wrote %s" % (tmp_path / "model.onnx") in p.stdout, p.stderr
+    ev = swiftnn("evaluate", out / "model.npz")
+    assert ev.returncode == 0, ev.stderr
+
+    _, _, X_test, y_test = load_raw("fashion-mnist")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    probs, labels = session.run(None, {"input": X_test.astype(np.float32)})
+    ckpt = load_checkpoint(out / "model.npz")
+    ours = predict_proba(ckpt.build_model(), preprocess(X_test, ckpt.preprocess, "fashion-mnist"))
+    np.testing.assert_allclose(probs, ours, rtol=0, atol=TOL)
+    np.testing.assert_array_equal(labels, np.argmax(ours, axis=1))
+    accuracy = float(np.mean(labels == y_test))
+    line = next(l for l in ev.stdout.splitlines() if "model.npz" in l)
+    assert "%6.2f%%" % (100 * accuracy) in line, (line, accuracy)
+    assert "%6.2f%%" % (100 * ckpt.meta["test_acc"]) in line
+
+
+def test_swiftnn_export_refuses_bad_input_with_one_line_and_exit_status_2(small_checkpoint, tmp_path):
+    path, model, cfg = small_checkpoint
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "checksum"}
+    arrays["meta"] = np.array(json.dumps(dict(json.loads(str(arrays["meta"])), version=1)))
+    np.savez(tmp_path / "v1.npz", **arrays)
+    data = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[:len(data) // 3])
+    save_checkpoint(tmp_path / "gn.npz", model, dict(cfg, normalization="groupnorm"))
+    cases = [(tmp_path / "v1.npz", "checkpoint format version 1"), (tmp_path / "cut.npz", "truncated or damaged"),
+             (tmp_path / "gn.npz", "unknown layer kind: normalization 'groupnorm'"),
+             (tmp_path / "none.npz", "no such checkpoint")]
+    for bad, message in cases:
+        p = swiftnn("export", bad, "-o", tmp_path / "out.onnx")
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+        assert lines[0].startswith("swiftnn export: error: ") and str(bad) in lines[0] and message in lines[0], lines
+        assert not (tmp_path / "out.onnx").exists()
+    p = swiftnn("export", path, "-o", tmp_path / "no" / "such" / "folder" / "m.onnx")
+    assert p.returncode == 2 and "cannot write the model" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = swiftnn("export", path, "-o", tmp_path / "m.onnx", "--opset", "12")
+    assert p.returncode == 2 and "opset must be an integer from 17" in p.stderr
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"

@@ -105,10 +105,10 @@ def main():
 
     tables = {}
     for name, ours_fn, theirs_fn in (
-            ("network (preprocessed rows)", lambda X, R: predict_proba(model, X),
+            ("network (preprocessed rows)", lambda X, R: model.predict_proba(X),
              lambda X, R: net.run(["probabilities"], {"input": X})),
             ("from raw pixels (preprocessing included)",
-             lambda X, R: predict_proba(model, apply_preprocessing(R, stats, pixel_scale)),
+             lambda X, R: model.predict_proba(apply_preprocessing(R, stats, pixel_scale)),
              lambda X, R: full.run(["probabilities"], {"input": R.astype(np.float32)}))):
         rows = []
         for n in BATCHES:
@@ -133,8 +133,8 @@ def render(tables, diff, acc, seconds, args):
              "",
              "- Network: 784-512-256-10, batchnorm, ReLU (`swiftnn train`'s defaults), one epoch of Adam on 10,000 "
              "Fashion-MNIST rows (test accuracy %.1f%%), float32." % (100 * acc),
-             "- swiftnn %s: `swiftnn.experiment.predict_proba(model, X)` (the engine's test-mode forward, "
-             "then softmax); %d engine threads." % (swiftnn.__version__, swiftnn.thread_count()),
+             "- swiftnn %s: `model.predict_proba(X)` (`snn_net_predict`: the test-mode forward and the softmax "
+             "in one native call); %d engine threads." % (swiftnn.__version__, swiftnn.thread_count()),
              "- onnxruntime %s, CPUExecutionProvider, default session options, on the model `swiftnn.onnx.export` "
              "wrote (opset 17): `session.run(['probabilities'], ...)`." % ort.__version__,
              "- Same answers: largest probability difference on the 10,000 test rows %.2g." % diff,

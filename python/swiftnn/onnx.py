@@ -154,7 +154,9 @@ def _model_spec(model):
     for key in ("reg", "use_dropout", "dropout_param", "normalization", "num_layers"):
         if hasattr(model, key):
             settings[key] = getattr(model, key)
-    return _Spec(model, settings=settings, where=type(model).__name__)
+    # a model trained with the squared-error loss outputs its scores as they are
+    task = "regressor" if getattr(model, "_loss", "softmax") == "squared" else "classifier"
+    return _Spec(model, task=task, settings=settings, where=type(model).__name__)
 
 
 def _checkpoint_spec(path):

@@ -115,6 +115,9 @@ class _PlannedNet:
         compute dtype: the network and the softmax in one native call (no scores round trip
         through NumPy; what a one-row prediction waits on is mostly Python)."""
         where = "%s.predict_proba" % type(self).__name__
+        if getattr(self, "_loss", "softmax") != "softmax":
+            raise ValueError("%s: the model was built with loss_function=%r; its outputs are loss(X)'s scores, "
+                             "not class probabilities" % (where, self._loss))
         dt = np.dtype(self._compute_dtype())
         X = np.asarray(X)
         if X.dtype != dt or not X.flags.c_contiguous:

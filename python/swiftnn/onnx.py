@@ -232,7 +232,7 @@ def _json(value):
     return json.dumps(value, default=default, sort_keys=True)
 
 
-def _graph(spec, onnx):
+def _graph(spec):
     from onnx import TensorProto, helper, numpy_helper
 
     dt = spec.dtype
@@ -324,7 +324,7 @@ def to_onnx(source, *, opset=MIN_OPSET):
 
     opset = _check_opset(opset, onnx)
     spec = _spec(source)
-    graph = _graph(spec, onnx)
+    graph = _graph(spec)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="swiftnn", producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets),

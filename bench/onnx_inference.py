@@ -144,6 +144,10 @@ def render(tables, diff, acc, seconds, args):
              "- onnxruntime %s, CPUExecutionProvider, default session options, on the model `swiftnn.onnx.export` "
              "wrote (opset 17): `session.run(['probabilities'], ...)`." % ort.__version__,
              "- Same answers: largest probability difference on the 10,000 test rows %.2g." % diff,
+             "- Ratios: onnxruntime's time per call over swiftnn's, the median over rounds of the two timed in "
+             "the same round (> 1: swiftnn is faster). 'Prepacking off': onnxruntime with "
+             "`session.disable_prepacking`, which packs the weights for its GEMM kernel on every call, as "
+             "OpenBLAS does, instead of once at session creation.",
              "- Machine: %s, %d CPUs, Python %s; shared with other jobs while measured, so absolute times are "
              "noisy: compare the ratios (measured alternating in one process)."
              % (platform.processor() or platform.machine(), os.cpu_count(), platform.python_version()), ""]

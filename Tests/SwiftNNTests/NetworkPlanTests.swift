@@ -1,4 +1,5 @@
 // The whole-network plan's fused SGD against the plain path: gradients, then one SGD step.
+import Foundation
 import XCTest
 @testable import SwiftNN
 
@@ -78,5 +79,51 @@ final class NetworkPlanTests: XCTestCase {
         XCTAssertTrue(Float.squareRoot(Lanes<Float>(repeating: -1))[0].isNaN)
         let d = Lanes<Double>(0, 1, 2, 0.25, 1e-300, 1e300, 7, 1e6)
         for i in 0..<8 { XCTAssertEqual(Double.squareRoot(d)[i], d[i].squareRoot()) }
+    }
+
+    /// predict: the softmax and the argmax of the test-mode scores, for a batch and for one row
+    /// (which runs its affine layers as matrix-vector products).
+    func testPredictGivesTheSoftmaxAndArgmaxOfTheTestModeScores() throws {
+        var rng = TestRNG(seed: 11)
+        let spec = try NetworkSpec(dims: [6, 5, 4, 3], normalization: .batch, activation: .leakyRelu, leak: 0.1)
+        let plan = NetworkPlan<Double>(spec)
+        let n = 8
+        let x = rng.normal(n * 6)
+        let params = plan.parameterSizes.map { rng.normal($0, std: 0.7) }
+        let running = [rng.normal(5), rng.uniform(5, in: 0.5...2), rng.normal(4), rng.uniform(4, in: 0.5...2)]
+        var paramPointers: [UnsafeMutablePointer<Double>?] = params.map { a in
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+        }
+        var runningPointers: [UnsafeMutablePointer<Double>?] = running.map { a in
+            let p = UnsafeMutablePointer<Double>.allocate(capacity: a.count); p.initialize(from: a, count: a.count); return p
+        }
+        defer { (paramPointers + runningPointers).forEach { $0?.deallocate() } }
+        var scores = [Double](repeating: .nan, count: n * 3)
+        var probabilities = [Double](repeating: .nan, count: n * 3)
+        var labels = [Int64](repeating: -1, count: n)
+        var one = [Double](repeating: .nan, count: 3)
+        try paramPointers.withUnsafeMutableBufferPointer { p throws(EngineError) in
+            try runningPointers.withUnsafeMutableBufferPointer { r throws(EngineError) in
+                let table = try PointerTable(p.baseAddress, count: p.count, name: "params")
+                let stats = try PointerTable(r.baseAddress, count: r.count, name: "running")
+                try x.withUnsafeBufferPointer { xb throws(EngineError) in
+                    _ = try plan.loss(x: xb.baseAddress!, y: nil, n: n, params: table, grads: nil, running: stats,
+                                      scoresOut: &scores, reg: 0, norm: NormSettings(), seed: 0)
+                    try plan.predict(x: xb.baseAddress!, n: n, params: table, running: stats, norm: NormSettings(),
+                                     probabilities: &probabilities, labels: &labels)
+                    try plan.predict(x: xb.baseAddress! + 3 * 6, n: 1, params: table, running: stats,
+                                     norm: NormSettings(), probabilities: &one, labels: nil)
+                }
+            }
+        }
+        for i in 0..<n {
+            let row = Array(scores[(3 * i)..<(3 * i + 3)])
+            let top = row.max()!
+            let e = row.map { Foundation.exp($0 - top) }
+            let total = e.reduce(0, +)
+            for j in 0..<3 { XCTAssertEqual(probabilities[3 * i + j], e[j] / total, accuracy: 1e-14) }
+            XCTAssertEqual(labels[i], Int64(row.firstIndex(of: top)!))
+        }
+        for j in 0..<3 { XCTAssertEqual(one[j], probabilities[3 * 3 + j], accuracy: 1e-14) }
     }
 }

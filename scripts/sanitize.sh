@@ -3,7 +3,7 @@
 #   1. libswiftnn.so built with AddressSanitizer (debug, .build-asan/).
 #   2. The XCTest suite under AddressSanitizer + LeakSanitizer.
 #   3. A Python run against the ASan library (LD_PRELOAD of the ASan runtime, SWIFTNN_LIB):
-#      the layer, model, optimizer, trainer, bad-input, numerics, thread and property tests,
+#      the layer, model, prediction, optimizer, trainer, bad-input, numerics, thread and property tests,
 #      with LeakSanitizer on (SANITIZE_EXAMPLES examples per property, default 20).
 #   4. libswiftnn.so built with ThreadSanitizer (.build-tsan/) and the thread and trainer tests
 #      against it (the trainer's helpers copy the next minibatch while a step runs).
@@ -46,7 +46,8 @@ SWIFTNN_PROPERTY_EXAMPLES="$EXAMPLES" \
     "$PY" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
         python/tests/test_layers.py python/tests/test_bad_input.py python/tests/test_models.py \
         python/tests/test_optim.py python/tests/test_trainer.py python/tests/test_numerics.py \
-        python/tests/test_threads.py python/tests/test_properties.py python/tests/test_properties_abi.py
+        python/tests/test_threads.py python/tests/test_properties.py python/tests/test_properties_abi.py \
+        python/tests/test_predict.py
 
 step "4/4 ThreadSanitizer: the thread and trainer tests"
 "$SWIFT" build -c debug --sanitize=thread --scratch-path .build-tsan --product swiftnn

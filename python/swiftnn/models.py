@@ -7,6 +7,7 @@ network plan that owns its workspace.
 - ``NeuralNetTwoLayerNet``: 2020 assignment 1's ``classifiers.neural_net.TwoLayerNet``.
 """
 import ctypes
+import os
 
 import numpy as np
 
@@ -105,6 +106,30 @@ class _PlannedNet:
 
     def _compute_dtype(self):
         return np.dtype(np.float64)
+
+    def save(self, fname):
+        """Writes ``params`` to ``cs231n/saved/<fname>`` under the working directory (the
+        assignment folder, which the course's ``collect_submission`` packs), as the 2025
+        course does: ``np.save`` of the params dict (NumPy adds ``.npy`` when fname lacks it).
+        The folder is created when missing. Prints ``"<fname> saved."``."""
+        path = saved_path(fname)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(path, self.params)
+        print(fname, "saved.")
+
+    def load(self, fname):
+        """Reads ``params`` saved by ``save`` (or by the course's own code) from
+        ``cs231n/saved/<fname>``. A missing file prints ``"<fname> not available."`` and
+        returns False; otherwise prints ``"<fname> loaded."`` and returns True. A file that is
+        not a params dict, or whose names or shapes do not fit this model, raises ValueError
+        and leaves the model as it was."""
+        path = saved_path(fname)
+        if not os.path.exists(path):
+            print(fname, "not available.")
+            return False
+        self.params = _checked_params(path, self._names, self._shapes)
+        print(fname, "loaded.")
+        return True
 
     def summary(self):
         """A table of the layers: output shape, parameters and their count, the total."""
@@ -329,6 +354,42 @@ class NeuralNetTwoLayerNet(_PlannedNet):
     def predict(self, X):
         """Predicted labels (N,) for X (N, D)."""
         return np.argmax(self.loss(X), axis=1)
+
+
+def saved_path(fname):
+    """Where ``save``/``load`` keep ``fname``: ``cs231n/saved/`` of the working directory."""
+    return os.path.join(os.getcwd(), "cs231n", "saved", os.fspath(fname))
+
+
+def _checked_params(path, names, shapes):
+    """The params dict stored at path, checked against a model's names and shapes."""
+    where = "load(%r)" % path
+    try:
+        stored = np.load(path, allow_pickle=True)
+        params = stored.item() if isinstance(stored, np.ndarray) and stored.dtype == object \
+            and stored.shape == () else stored
+    except Exception as e:   # a truncated file, a foreign pickle, not an .npy at all
+        raise ValueError("%s: not a saved params file (%s: %s)" % (where, type(e).__name__, e)) from None
+    if not isinstance(params, dict):
+        raise ValueError("%s: holds a %s, not a params dict (np.save(path, model.params) writes one)"
+                         % (where, type(params).__name__ if not isinstance(params, np.ndarray)
+                            else "%s array of shape %s" % (params.dtype, params.shape)))
+    missing = [n for n in names if n not in params]
+    extra = [n for n in params if n not in names]
+    if missing or extra:
+        raise ValueError("%s: its names do not fit this model: %s%s%s" % (
+            where, "missing %s" % ", ".join(missing) if missing else "",
+            "; " if missing and extra else "", "unexpected %s" % ", ".join(map(str, extra)) if extra else ""))
+    for name, shape in zip(names, shapes):
+        value = params[name]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise ValueError("%s: params[%r] is %s, expected an array of real numbers"
+                             % (where, name, type(value).__name__ if not isinstance(value, np.ndarray)
+                                else "a %s array" % value.dtype))
+        if value.shape != shape:
+            raise ValueError("%s: params[%r] has shape %s, this model's has %s"
+                             % (where, name, value.shape, shape))
+    return params
 
 
 def _params_dtype(params):

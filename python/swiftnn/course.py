@@ -132,13 +132,15 @@ def _require_ipykernel():
 
 # The first cell of the Colab notebooks mounts Google Drive; outside Colab it cannot run.
 _DRIVE = re.compile(r"google\.colab|drive\.mount\(")
-# Shell lines that fetch the data set (the course's get_datasets.sh, wget/curl of an archive).
-_DOWNLOAD = re.compile(r"^\s*!.*(get_datasets|wget\s|curl\s|\.tar\.gz|\.zip)")
+# Lines only Colab can run: shell lines that fetch the data set (the course's get_datasets.sh,
+# wget/curl of an archive) and changes into the Colab machine's /content folder.
+_DOWNLOAD = re.compile(r"^\s*(!.*(get_datasets|wget\s|curl\s|\.tar\.gz|\.zip)|%cd\s+['\"]?/content\b)")
 
 
 def prepared_source(source):
     """The source to run for a code cell, or None to skip it: None for the Google Drive cell,
-    else the cell without its dataset-download shell lines (None if nothing is left)."""
+    else the cell without its dataset-download shell lines and ``%cd /content/...`` (None if
+    nothing is left)."""
     if _DRIVE.search(source):
         return None
     kept = [line for line in source.splitlines() if not _DOWNLOAD.match(line)]

@@ -33,7 +33,7 @@ KERNEL_NAME = "swiftnn"
 DISPLAY_NAME = "Python 3 (swiftnn)"
 _HERE = Path(__file__).resolve().parent          # .../swiftnn
 _ROOT = _HERE.parent                             # the folder holding swiftnn/ and cs231n/
-STARTUP = "__import__('swiftnn.course').course.use_course_package()"
+STARTUP = "__import__('swiftnn.course').course.use_course_package();"  # ';': no Out[] value
 
 
 def use_course_package(folder=None):

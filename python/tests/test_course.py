@@ -51,7 +51,7 @@ def notebook(path, *sources):
 @pytest.fixture
 def folder(tmp_path):
     """An assignment folder with the skeleton and a small CIFAR-10."""
-    data = write_small_cifar10(tmp_path / "data" / "cifar-10-batches-py", rows=60, test_rows=40)
+    data = write_small_cifar10(tmp_path / "data" / "cifar-10-batches-py", rows=60, test_rows=60)
     return make_assignment_folder(tmp_path / "assignment1", data)
 
 
@@ -163,12 +163,13 @@ def test_course_run_exits_0_when_every_cell_passes(folder):
     (lambda p: None, "no such notebook"),
     (lambda p: p.write_text("{not json"), "not a Jupyter notebook"),
 ])
-def test_course_run_refuses_a_missing_or_broken_notebook(tmp_path, make, message):
+def test_course_run_refuses_a_missing_or_broken_notebook(tmp_path, capsys, make, message):
+    from swiftnn.cli import main
     path = tmp_path / "nb.ipynb"
     make(path)
-    proc = swiftnn("course", "run", str(path), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert message in proc.stderr and "nb.ipynb" in proc.stderr
+    assert main(["course", "run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("swiftnn course: error: ") and message in err and "nb.ipynb" in err
 
 
 # ---------------------------------------------------------------------------------------

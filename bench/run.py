@@ -213,11 +213,25 @@ def child_env(args):
     return env
 
 
+# Sections of RESULTS.md that other benchmarks write and a run of this one keeps as they are.
+OTHER_SECTIONS = ("Small calls (bench/overhead.py)",)
+
+
+def write_keeping_other_sections(path, text):
+    """Writes text to path, keeping at its end the file's OTHER_SECTIONS."""
+    if path.exists():
+        kept = [part for part in ("\n" + path.read_text()).split("\n## ")[1:]
+                if part.splitlines()[0].strip() in OTHER_SECTIONS]
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + "\n\n".join("## " + part.strip("\n") for part in kept) + "\n"
+    path.write_text(text)
+
+
 def rerender(args):
     """Writes args.out again from the stored summary in args.json, with that run's own settings."""
     summary = json.loads(Path(args.json).read_text())
     stored = argparse.Namespace(**summary["args"])
-    Path(args.out).write_text(render(summary, stored))
+    write_keeping_other_sections(Path(args.out), render(summary, stored))
     print("wrote %s from %s (run of %s)" % (args.out, args.json, summary["started"]))
 
 
@@ -336,7 +350,7 @@ def write_results(args, measurements, gemm_runs, gemm1_runs, facts, notes, failu
     summary["args"] = {k: v for k, v in vars(args).items() if k not in ("out", "json")}
     summary["runs_done"] = runs_done
     text = render(summary, args)
-    Path(args.out).write_text(text)
+    write_keeping_other_sections(Path(args.out), text)
     Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
     if final:
         log("\n" + text)

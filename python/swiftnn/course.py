@@ -153,21 +153,18 @@ def _one_line(text):
     return lines[0] if lines else ""
 
 
-class _KernelSpecs:
+def _spec_manager():
     """jupyter_client's KernelSpecManager that also knows the course kernel without its being
     installed (``swiftnn course run`` needs no ``swiftnn course kernel`` first)."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-    @staticmethod
-    def manager():
-        from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    class Specs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            if kernel_name == KERNEL_NAME:
+                return KernelSpec(resource_dir=str(_HERE), **kernel_spec())
+            return super().get_kernel_spec(kernel_name)
 
-        class Specs(KernelSpecManager):
-            def get_kernel_spec(self, kernel_name):
-                if kernel_name == KERNEL_NAME:
-                    return KernelSpec(resource_dir=str(_HERE), **kernel_spec())
-                return super().get_kernel_spec(kernel_name)
-
-        return Specs()
+    return Specs()
 
 
 def cifar10_hint(folder):
@@ -201,6 +198,8 @@ def run_notebook(path, out=None, timeout=None, log=print):
     except Exception as e:   # not JSON, not a notebook
         raise ValueError("%s: not a Jupyter notebook (%s)" % (path, _one_line(e))) from None
     out = Path(out) if out is not None else path.with_name(path.stem + ".out.ipynb")
+    if not out.parent.is_dir():
+        raise FileNotFoundError("%s: no folder %s to write the executed notebook to" % (out, out.parent))
     folder = path.resolve().parent
 
     numbers, originals, skipped = {}, {}, set()
@@ -236,7 +235,7 @@ def run_notebook(path, out=None, timeout=None, log=print):
         else:
             report(cell_index, "ok")
 
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_KernelSpecs.manager())
+    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_spec_manager())
     client = NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=timeout, allow_errors=True,
                             resources={"metadata": {"path": str(folder)}},
                             on_cell_start=on_start, on_cell_executed=on_executed)

@@ -199,4 +199,3 @@ def _header_layout_holds():
 
 
 address = _address_by_header if _header_layout_holds() else _address_by_ctypes
-ptr = address

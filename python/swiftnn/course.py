@@ -43,7 +43,8 @@ def use_course_package(folder=None):
     ``cs231n/`` package, that package's folders are searched after ours, so the student's
     modules that swiftnn has no counterpart for still import. Returns the package."""
     current = sys.modules.get(PACKAGE)
-    if current is not None and Path(current.__file__).resolve().parent == _ROOT / PACKAGE:
+    if current is not None and getattr(current, "__file__", None) \
+            and Path(current.__file__).resolve().parent == _ROOT / PACKAGE:
         package = current
     else:
         for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
@@ -186,7 +187,7 @@ def run_notebook(path, out=None, timeout=None, log=print):
     code cells from 1). Returns (number of failed cells, the output path)."""
     _require_ipykernel()
     import nbformat
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -235,7 +236,7 @@ def run_notebook(path, out=None, timeout=None, log=print):
         else:
             report(cell_index, "ok")
 
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_spec_manager())
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_spec_manager())
     client = NotebookClient(nb, km=km, kernel_name=KERNEL_NAME, timeout=timeout, allow_errors=True,
                             resources={"metadata": {"path": str(folder)}},
                             on_cell_start=on_start, on_cell_executed=on_executed)

@@ -159,6 +159,14 @@ def test_course_run_exits_0_when_every_cell_passes(folder):
     assert proc.stdout.splitlines() == ["cell 1: ok", "cell 2: ok"]
 
 
+def test_course_run_reports_a_dead_kernel_and_the_cells_it_could_not_run(folder):
+    nb = notebook(folder / "dies.ipynb", "print(1)", "import os\nos._exit(3)", "print(2)")
+    proc = swiftnn("course", "run", str(nb), cwd=folder)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == ["cell 1: ok", "cell 2: error: DeadKernelError: Kernel died", "cell 3: skipped"]
+    assert (folder / "dies.out.ipynb").is_file()
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "no such notebook"),
     (lambda p: p.write_text("{not json"), "not a Jupyter notebook"),

@@ -22,7 +22,7 @@ deps-dev:
 	@scripts/install-deps.sh requirements-dev.txt
 
 build:
-	$(SWIFT) build -c release --product swiftnn
+	$(SWIFT) build -c release --product swiftnn $$(scripts/swift-build-flags.sh)
 	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
 
 run: deps build

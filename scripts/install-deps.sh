@@ -30,7 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v swift >/dev/null; then
-    echo "swiftnn needs the Swift toolchain (5.9 or later) on PATH: https://www.swift.org/install/" >&2
+    echo "swiftnn needs the Swift toolchain (6.0 or later) on PATH: https://www.swift.org/install/" >&2
     exit 1
 fi
 

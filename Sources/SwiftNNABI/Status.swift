@@ -9,8 +9,6 @@ private let lastErrorKey: pthread_key_t = {
     return key
 }()
 
-private let noError = UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
-
 func setLastError(_ message: String) {
     let previous = pthread_getspecific(lastErrorKey)
     pthread_setspecific(lastErrorKey, strdup(message))
@@ -31,7 +29,10 @@ func guarded(_ body: () throws(EngineError) -> Void) -> Int32 {
 
 @_cdecl("snn_last_error")
 public func snn_last_error() -> UnsafePointer<CChar> {
-    guard let message = pthread_getspecific(lastErrorKey) else { return noError }
+    guard let message = pthread_getspecific(lastErrorKey) else {
+        // No error yet on this thread: the empty string, a constant of the binary.
+        return UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
+    }
     return UnsafePointer(message.assumingMemoryBound(to: CChar.self))
 }
 

@@ -21,7 +21,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "SwiftNN", dependencies: ["CBLAS"]),
+        // zlib reads the gzipped idx files of the Fashion-MNIST reader.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "SwiftNN", dependencies: ["CBLAS", "CZlib"]),
         .target(name: "SwiftNNABI", dependencies: ["SwiftNN"]),
         // The public header as a Clang module, so a test can call the exports as C does.
         .systemLibrary(name: "CSwiftNN", path: "include"),

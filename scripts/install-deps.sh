@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what swiftnn needs on Debian: OpenBLAS (with pkg-config, which SwiftPM uses to
-# find it), the Fashion-MNIST dataset package, and the Python requirements. With
+# Installs what swiftnn needs on Debian: OpenBLAS and zlib (with pkg-config, which SwiftPM uses
+# to find them), the Fashion-MNIST dataset package, and the Python requirements. With
 # requirements-dev.txt also Debian's PostgreSQL server, which the search tests start on
 # 127.0.0.1 themselves (no cluster is created or started here).
 # Safe to run again: it installs only what is missing.
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 req="${1:-requirements.txt}"
-apt_packages=(libopenblas-dev pkg-config dataset-fashion-mnist)
+apt_packages=(libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 if [ "$(basename "$req")" = "requirements-dev.txt" ]; then
     apt_packages+=(postgresql)
     if ! dpkg -s postgresql >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then

@@ -32,6 +32,8 @@ let package = Package(
         // The public header as a Clang module, so a test can call the exports as C does.
         .systemLibrary(name: "CSwiftNN", path: "include"),
         .testTarget(name: "SwiftNNTests", dependencies: ["SwiftNN"]),
+        // The Swift API as a dependent package sees it: swift-testing, no @testable.
+        .testTarget(name: "SwiftNNAPITests", dependencies: ["SwiftNN"]),
         .testTarget(name: "SwiftNNABITests", dependencies: ["CSwiftNN", "SwiftNNABI"]),
     ],
     swiftLanguageModes: [.v6]

@@ -13,7 +13,7 @@ work=$(mktemp -d /tmp/swiftnn-consumer.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 git clone --quiet --no-hardlinks "$PWD" "$work/swiftnn"
-git -C "$work/swiftnn" -c user.name=ci -c user.email=ci@localhost tag -a "$version" -m "swiftnn $version"
+git -C "$work/swiftnn" -c user.name=ci -c user.email=ci@localhost tag -f -a "$version" -m "swiftnn $version"
 mkdir -p "$work/consumer"
 cp -R .ci/consumer/Sources "$work/consumer/"
 sed -e "s|@URL@|file://$work/swiftnn|" -e "s|@VERSION@|$version|" .ci/consumer/Package.swift.in \

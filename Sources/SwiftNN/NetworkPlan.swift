@@ -79,15 +79,12 @@ extension NetworkSpec: Codable {
     /// engine would refuse.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        do {
-            try self.init(dims: c.decode([Int].self, forKey: .dims),
-                          normalization: c.decode(Normalization.self, forKey: .normalization),
-                          keep: c.decode(Double.self, forKey: .keep),
-                          activation: c.decode(Activation.self, forKey: .activation),
-                          leak: c.decode(Double.self, forKey: .leak))
-        } catch let error as EngineError {
-            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.message,
-                                                    underlyingError: error))
+        self = try checkedWhileDecoding(c) {
+            try NetworkSpec(dims: c.decode([Int].self, forKey: .dims),
+                            normalization: c.decode(Normalization.self, forKey: .normalization),
+                            keep: c.decode(Double.self, forKey: .keep),
+                            activation: c.decode(Activation.self, forKey: .activation),
+                            leak: c.decode(Double.self, forKey: .leak))
         }
     }
 
@@ -98,6 +95,18 @@ extension NetworkSpec: Codable {
         try c.encode(keep, forKey: .keep)
         try c.encode(activation, forKey: .activation)
         try c.encode(leak, forKey: .leak)
+    }
+}
+
+/// A checked initializer run while decoding: the EngineError it throws becomes a DecodingError
+/// (dataCorrupted) at the container's path.
+func checkedWhileDecoding<Key: CodingKey, Value>(_ container: KeyedDecodingContainer<Key>,
+                                                 _ make: () throws -> Value) throws -> Value {
+    do {
+        return try make()
+    } catch let error as EngineError {
+        throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath, debugDescription: error.message,
+                                                underlyingError: error))
     }
 }
 

@@ -249,12 +249,9 @@ extension Network: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let spec = try c.decode(NetworkSpec.self, forKey: .spec)
-        do {
-            try self.init(spec: spec, parameters: c.decode([T].self, forKey: .parameters),
-                          runningStatistics: c.decode([T].self, forKey: .runningStatistics))
-        } catch let error as EngineError {
-            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.message,
-                                                    underlyingError: error))
+        self = try checkedWhileDecoding(c) {
+            try Network(spec: spec, parameters: c.decode([T].self, forKey: .parameters),
+                        runningStatistics: c.decode([T].self, forKey: .runningStatistics))
         }
     }
 

@@ -12,7 +12,8 @@ let package = Package(
     products: [
         // libswiftnn.so: the C ABI declared in include/swiftnn.h.
         .library(name: "swiftnn", type: .dynamic, targets: ["SwiftNNABI"]),
-        // The engine and its Swift API (Network, optimizers, Training, FashionMNIST).
+        // The Swift API (Network, Optimizer, NetworkTrainer, FashionMNIST), which re-exports the
+        // engine (NetworkSpec, EngineError, the raw-pointer layers).
         .library(name: "SwiftNN", targets: ["SwiftNN"]),
     ],
     targets: [
@@ -27,11 +28,16 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "SwiftNN", dependencies: ["CBLAS", "CZlib"]),
-        .target(name: "SwiftNNABI", dependencies: ["SwiftNN"]),
+        // The engine: generic loops over raw pointers, the whole-network plan, the native trainer.
+        .target(name: "SwiftNNEngine", dependencies: ["CBLAS"]),
+        // The Swift API over Swift arrays, a module of its own: its Float and Double
+        // specializations call the engine's exported ones across the module boundary, as the C
+        // ABI does (inside the engine's module such calls leave those symbols undefined).
+        .target(name: "SwiftNN", dependencies: ["SwiftNNEngine", "CZlib"]),
+        .target(name: "SwiftNNABI", dependencies: ["SwiftNNEngine"]),
         // The public header as a Clang module, so a test can call the exports as C does.
         .systemLibrary(name: "CSwiftNN", path: "include"),
-        .testTarget(name: "SwiftNNTests", dependencies: ["SwiftNN"]),
+        .testTarget(name: "SwiftNNTests", dependencies: ["SwiftNNEngine"]),
         // The Swift API as a dependent package sees it: swift-testing, no @testable.
         .testTarget(name: "SwiftNNAPITests", dependencies: ["SwiftNN"]),
         .testTarget(name: "SwiftNNABITests", dependencies: ["CSwiftNN", "SwiftNNABI"]),

@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
-version=$(sed -n 's/.*swiftnnVersion: StaticString = "\(.*\)"/\1/p' Sources/SwiftNN/Version.swift)
-[ -n "$version" ] || { echo "consumer: no version in Sources/SwiftNN/Version.swift" >&2; exit 1; }
+version=$(sed -n 's/.*swiftnnVersion: StaticString = "\(.*\)"/\1/p' Sources/SwiftNNEngine/Version.swift)
+[ -n "$version" ] || { echo "consumer: no version in Sources/SwiftNNEngine/Version.swift" >&2; exit 1; }
 work=$(mktemp -d /tmp/swiftnn-consumer.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

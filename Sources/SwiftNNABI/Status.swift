@@ -1,7 +1,7 @@
 // The one error channel of the C ABI: every export returns SNN_OK or a negative SNN_E_*
 // code and leaves a message for snn_last_error() on the calling thread.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 private let lastErrorKey: pthread_key_t = {
     var key = pthread_key_t()

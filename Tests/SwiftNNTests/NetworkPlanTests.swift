@@ -1,6 +1,6 @@
 // The whole-network plan's fused SGD against the plain path: gradients, then one SGD step.
 import XCTest
-@testable import SwiftNN
+@testable import SwiftNNEngine
 
 final class NetworkPlanTests: XCTestCase {
     /// Runs one training call of a 6-5-4-3 batchnorm network on fixed data and returns the loss,

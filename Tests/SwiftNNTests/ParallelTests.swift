@@ -2,7 +2,7 @@
 // them and the long elementwise passes.
 import CBLAS
 import Dispatch
-@testable import SwiftNN
+@testable import SwiftNNEngine
 import XCTest
 
 /// Row-major c (m, n) = alpha · op(a) · op(b) + beta · c in Double, one dot product at a time.

@@ -34,9 +34,11 @@ struct UsageError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// A line on standard output at once, also into a pipe (print's output would wait in a buffer).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 func seconds(since start: Date) -> String { String(format: "%.1f s", Date().timeIntervalSince(start)) }
 
-setvbuf(stdout, nil, _IOLBF, 0)   // each epoch's line as it happens, also into a pipe
 do {
     let options = try Options(Array(CommandLine.arguments.dropFirst()))
     let start = Date()
@@ -46,23 +48,23 @@ do {
     let training = try trainingRows.subtracting(featureMeans: means)
     let validation = try all.rows(55_000..<all.count).subtracting(featureMeans: means)
     let testSet = try test.subtracting(featureMeans: means)
-    print("Fashion-MNIST: \(training.count) training, \(validation.count) validation, \(testSet.count) test images (\(seconds(since: start)))")
+    say("Fashion-MNIST: \(training.count) training, \(validation.count) validation, \(testSet.count) test images (\(seconds(since: start)))")
 
     let spec = try NetworkSpec(dims: [784, 512, 256, 10], normalization: .batch, keep: 0.6)
     var network = try Network<Float>(spec: spec, initialization: .he, seed: options.seed)
     let trainer = NetworkTrainer<Float>(optimizer: .adam(learningRate: 1e-3), batchSize: 128, epochs: options.epochs,
                                         schedule: .stepDecay(factor: 0.85), accuracySampleSize: 5000,
                                         seed: options.seed)
-    print("network \(spec.dims.map(String.init).joined(separator: "-")), batchnorm, dropout keep 0.6, Adam, batch 128: \(network.parameterCount) parameters")
+    say("network \(spec.dims.map(String.init).joined(separator: "-")), batchnorm, dropout keep 0.6, Adam, batch 128: \(network.parameterCount) parameters")
     let trainingStart = Date()
     let history = try trainer.train(&network, on: training, validation: validation) { report in
-        print(String(format: "epoch %2d/%d  loss %.4f  train %5.2f%%  val %5.2f%%%@  next lr %.2e  %@",
+        say(String(format: "epoch %2d/%d  loss %.4f  train %5.2f%%  val %5.2f%%%@  next lr %.2e  %@",
                      report.epoch, report.epochs, report.meanLoss, 100 * report.trainingAccuracy,
                      100 * report.validationAccuracy, report.improved ? " *" : "  ", report.nextLearningRate,
                      seconds(since: trainingStart)))
     }
     let accuracy = try network.accuracy(on: testSet)
-    print(String(format: "best validation accuracy %.2f%%; test accuracy %.2f%% (%@ in all)",
+    say(String(format: "best validation accuracy %.2f%%; test accuracy %.2f%% (%@ in all)",
                  100 * history.bestValidationAccuracy, 100 * accuracy, seconds(since: start)))
 } catch {
     FileHandle.standardError.write(Data("TrainFashionMNIST: \(error)\n".utf8))

@@ -2,6 +2,11 @@
 import Glibc
 #endif
 
+// The API's generic entry points carry exported Float and Double specializations: they are not
+// @inlinable, and the engine's generic, unspecialized code makes every + a protocol call (a
+// Fashion-MNIST epoch took minutes instead of seconds).
+@_exported import SwiftNNEngine
+
 /// How a network's weight matrices start; biases start at 0, batchnorm/layernorm gains at 1 and
 /// shifts at 0.
 public enum Initialization: Sendable, Equatable, Codable {
@@ -35,6 +40,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
     }
 
     /// A network with freshly drawn weights; the same seed gives the same weights.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public init(spec: NetworkSpec, initialization: Initialization = .he, seed: UInt64 = 0) throws(EngineError) {
         if case .scaled(let scale) = initialization, !(scale.isFinite && scale > 0) {
             throw EngineError(.badValue, "weight scale = \(scale), expected a positive number")
@@ -90,6 +97,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
 
     /// The class scores (rows × classes, row-major) of the rows of `features` (rows ×
     /// input features), in test mode: no dropout, batchnorm with the running statistics.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func scores(for features: [T]) throws(EngineError) -> [T] {
         let n = try rowCount(of: features)
         var scores = [T](repeating: 0, count: n * spec.classes)
@@ -107,6 +116,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
     }
 
     /// The class with the highest score for each row of `features`.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func predictedClasses(for features: [T]) throws(EngineError) -> [Int] {
         let scores = try scores(for: features), c = spec.classes
         return (0..<(scores.count / c)).map { row in
@@ -117,6 +128,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
     }
 
     /// The fraction of `data`'s rows whose predicted class is their label.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func accuracy(on data: Dataset<T>) throws(EngineError) -> Double {
         guard data.count > 0 else { return 0 }
         let predicted = try predictedClasses(for: data.features)
@@ -127,6 +140,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
     /// layout of `parameters`): mean softmax cross-entropy plus 0.5 · regularization · ΣW², in
     /// train mode (batch statistics, dropout drawn from `dropoutSeed`). Updates batchnorm's
     /// running statistics, as a training step does.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public mutating func lossAndGradients(for features: [T], labels: [Int], regularization: Double = 0,
                                           dropoutSeed: UInt64 = 0) throws(EngineError) -> (loss: Double, gradients: [T]) {
         let n = try rowCount(of: features)
@@ -159,6 +174,8 @@ public struct Network<T: Scalar>: Sendable, Equatable {
     }
 
     /// Throws unless `parameters` and `runningStatistics` have the spec's sizes and are finite.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func checkShapes() throws(EngineError) {
         guard parameters.count == parameterCount else {
             throw EngineError(.shapeMismatch, "parameters has \(parameters.count) values, expected \(parameterCount) for a network of dims \(spec.dims)")

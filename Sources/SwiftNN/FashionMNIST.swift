@@ -84,11 +84,15 @@ public enum FashionMNIST {
 
     /// The training and test sets, pixels scaled to [0, 1], 784 features per row. Reads
     /// `train-images-idx3-ubyte.gz` and the rest from `directory` (or the same names without `.gz`).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public static func load<T: Scalar>(from directory: String = defaultDirectory,
                                        as type: T.Type = Float.self) throws(DataFileError) -> (training: Dataset<T>, test: Dataset<T>) {
         (try part("train", directory), try part("t10k", directory))
     }
 
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     static func part<T: Scalar>(_ prefix: String, _ directory: String) throws(DataFileError) -> Dataset<T> {
         let images = try IDXFile(contentsOf: path(directory, "\(prefix)-images-idx3-ubyte"))
         let labels = try IDXFile(contentsOf: path(directory, "\(prefix)-labels-idx1-ubyte"))

@@ -100,7 +100,7 @@ extension NetworkSpec: Codable {
 
 /// A checked initializer run while decoding: the EngineError it throws becomes a DecodingError
 /// (dataCorrupted) at the container's path.
-func checkedWhileDecoding<Key: CodingKey, Value>(_ container: KeyedDecodingContainer<Key>,
+package func checkedWhileDecoding<Key: CodingKey, Value>(_ container: KeyedDecodingContainer<Key>,
                                                  _ make: () throws -> Value) throws -> Value {
     do {
         return try make()

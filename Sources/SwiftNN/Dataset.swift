@@ -30,6 +30,8 @@ public struct Dataset<T: Scalar>: Sendable, Equatable {
     }
 
     /// The rows in `range`, as a dataset of their own.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func rows(_ range: Range<Int>) throws(EngineError) -> Dataset {
         guard range.lowerBound >= 0, range.upperBound <= count else {
             throw EngineError(.badSize, "rows \(range) are not within the dataset's \(count) rows")
@@ -39,6 +41,8 @@ public struct Dataset<T: Scalar>: Sendable, Equatable {
     }
 
     /// The mean of each feature over the rows (computed in Double).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func featureMeans() -> [T] {
         var sums = [Double](repeating: 0, count: featureCount)
         for row in 0..<count {
@@ -50,6 +54,8 @@ public struct Dataset<T: Scalar>: Sendable, Equatable {
 
     /// The dataset with `means` (one per feature, usually the training set's `featureMeans()`)
     /// subtracted from every row: the course's mean-image preprocessing.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func subtracting(featureMeans means: [T]) throws(EngineError) -> Dataset {
         guard means.count == featureCount else {
             throw EngineError(.shapeMismatch, "means has \(means.count) values, expected one per feature (\(featureCount))")

@@ -92,6 +92,8 @@ public struct Optimizer<T: Scalar>: Sendable, Equatable, Codable {
 
     /// One step of the rule on every parameter of `network`, along `gradients` (the layout of
     /// `network.parameters`, as `lossAndGradients` returns them).
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public mutating func update(_ network: inout Network<T>, along gradients: [T]) throws(EngineError) {
         let h = try hyperparameters()
         try network.checkShapes()

@@ -22,6 +22,12 @@ public struct EpochReport: Sendable, Equatable {
     public var improved: Bool
     /// The learning rate of the next step.
     public var nextLearningRate: Double
+
+    public init(epoch: Int, epochs: Int, meanLoss: Double, trainingAccuracy: Double, validationAccuracy: Double,
+                improved: Bool, nextLearningRate: Double) {
+        (self.epoch, self.epochs, self.meanLoss, self.trainingAccuracy) = (epoch, epochs, meanLoss, trainingAccuracy)
+        (self.validationAccuracy, self.improved, self.nextLearningRate) = (validationAccuracy, improved, nextLearningRate)
+    }
 }
 
 /// What a run did.
@@ -34,6 +40,8 @@ public struct TrainingHistory: Sendable, Equatable, Codable {
     public var bestValidationAccuracy = 0.0
     /// Whether early stopping ended the run before its last epoch.
     public var stoppedEarly = false
+
+    public init() {}
 }
 
 /// Minibatch training of a `Network` in the engine's native `Trainer`: sampling, the
@@ -81,6 +89,8 @@ public struct NetworkTrainer<T: Scalar>: Sendable {
 
     /// Trains `network` on `training` for `epochs` epochs of `training.count / batchSize` steps,
     /// checking accuracy on `validation` after each; `progress` sees every epoch's report.
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func train(_ network: inout Network<T>, on training: Dataset<T>, validation: Dataset<T>,
                       progress: (EpochReport) -> Void = { _ in }) throws(EngineError) -> TrainingHistory {
         let hyper = try optimizer.hyperparameters()

@@ -34,7 +34,7 @@ deps-dev:
 
 # The package is installed in place once; later builds only rebuild the library.
 build:
-	$(SWIFT) build -c release --product swiftnn
+	$(SWIFT) build -c release --product swiftnn $$(scripts/swift-build-flags.sh)
 	@$(PYTHON) scripts/installed_here.py || \
 		$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
 

@@ -6,16 +6,16 @@
 import Glibc
 #endif
 
-public enum Normalization: Int32 {
+public enum Normalization: Int32, Sendable, Codable {
     case none = 0, batch = 1, layer = 2
 }
 
-public enum Activation: Int32 {
+public enum Activation: Int32, Sendable, Codable {
     case relu = 0, leakyRelu = 1
 }
 
 /// The shape of a network: `dims` = [input, hidden..., classes].
-public struct NetworkSpec {
+public struct NetworkSpec: Sendable, Equatable {
     public var dims: [Int]
     public var normalization: Normalization
     /// Dropout keep probability p in (0, 1]; 1 means no dropout.
@@ -69,6 +69,44 @@ public struct NetworkSpec {
             for l in 0..<hiddenCount { sizes += [dims[l + 1], dims[l + 1]] }
         }
         return sizes
+    }
+}
+
+extension NetworkSpec: Codable {
+    private enum CodingKeys: String, CodingKey { case dims, normalization, keep, activation, leak }
+
+    /// Decodes a spec and checks it as `init(dims:...)` does: a decoded network is never one the
+    /// engine would refuse.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self = try checkedWhileDecoding(c) {
+            try NetworkSpec(dims: c.decode([Int].self, forKey: .dims),
+                            normalization: c.decode(Normalization.self, forKey: .normalization),
+                            keep: c.decode(Double.self, forKey: .keep),
+                            activation: c.decode(Activation.self, forKey: .activation),
+                            leak: c.decode(Double.self, forKey: .leak))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dims, forKey: .dims)
+        try c.encode(normalization, forKey: .normalization)
+        try c.encode(keep, forKey: .keep)
+        try c.encode(activation, forKey: .activation)
+        try c.encode(leak, forKey: .leak)
+    }
+}
+
+/// A checked initializer run while decoding: the EngineError it throws becomes a DecodingError
+/// (dataCorrupted) at the container's path.
+package func checkedWhileDecoding<Key: CodingKey, Value>(_ container: KeyedDecodingContainer<Key>,
+                                                 _ make: () throws -> Value) throws -> Value {
+    do {
+        return try make()
+    } catch let error as EngineError {
+        throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath, debugDescription: error.message,
+                                                underlyingError: error))
     }
 }
 

@@ -23,9 +23,18 @@ public var threadCount: Int { engineThreads }
 /// pieces share. The helpers get a pointer to it on the caller's stack, so handing out a job
 /// allocates nothing; a closure shared with another thread is boxed (withoutActuallyEscaping),
 /// a heap allocation per job, and a training step hands out several.
+///
+/// The helpers run `Pieces<Work>.run`, which needs Work's type metadata on their threads: a
+/// type's metadata is immutable, and Swift 6.2 and later say so with SendableMetatype.
+#if compiler(>=6.2)
+public protocol PieceWork: SendableMetatype {
+    func callAsFunction(_ piece: Range<Int>)
+}
+#else
 public protocol PieceWork {
     func callAsFunction(_ piece: Range<Int>)
 }
+#endif
 
 /// Calls work on contiguous pieces covering 0..<count, one piece per thread, at once, when count
 /// is at least `minimum` (below it, handing work to a helper costs more than it saves: about a

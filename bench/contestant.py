@@ -55,7 +55,7 @@ def main():
     args = ap.parse_args()
     w = workloads.WORKLOADS[args.workload]
 
-    X, y = workloads.make_data()
+    X, y = workloads.make_data(w)
     params = workloads.initial_params(w)
     rss_data = peak_rss_mib()
     result = {"contestant": args.contestant, "workload": w.key, "pid": os.getpid()}

@@ -1,0 +1,114 @@
+"""The main job's step, phase by phase: `swiftnn train`'s default network (784-512-256-10,
+batchnorm, dropout keep 0.6, ReLU, He init, Adam lr 1e-3, L2 1e-4, lr decay 0.85, batch 128)
+on Fashion-MNIST (55,000 training rows; random data of its shape with --random), trained
+through swiftnn.Trainer with SWIFTNN_PROFILE=1 so that the engine times each phase of its
+steps (see Sources/SwiftNN/Profile.swift). Prints the epoch times, the engine's phase line and
+the GEMM bound: the step's GEMMs at the 2048^3 rate and at their own shapes through the engine's
+own split (swiftnn's gemm, measured in this process).
+
+    python bench/profile_main.py [--epochs 3] [--random] [--update-rule adam]
+    python bench/profile_main.py --ab OLD.so NEW.so --rounds 5   # A/B: processes alternate
+
+With --ab, each round runs one process per library (through SWIFTNN_LIB), in alternating order,
+and the ratios NEW/OLD of each round's median epoch are summarized: on a shared machine only such
+side-by-side ratios mean anything.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import workloads  # noqa: E402
+
+
+def child(args):
+    import swiftnn
+    from swiftnn.experiment import build_model, solver_options
+    if args.random:
+        w = workloads.WORKLOADS["W4"]
+        X, y = workloads.make_data(w)
+        data = {"X_train": X, "y_train": y, "X_val": X[:1000], "y_val": y[:1000]}
+    else:
+        from swiftnn.data import get_fashion_mnist_data
+        data = get_fashion_mnist_data()
+    cfg = {"hidden": [512, 256], "normalization": "batchnorm", "dropout": 0.6, "activation": "relu",
+           "init": "he", "reg": 1e-4, "update_rule": args.update_rule, "lr": 1e-3, "lr_decay": 0.85,
+           "batch_size": 128}
+    model = build_model(cfg, 784, 10)
+    trainer = swiftnn.Trainer(model, data, num_epochs=1, num_train_samples=1000, progress=False, verbose=False,
+                              steps_per_call=data["X_train"].shape[0] // 128, seed=0, **solver_options(cfg))
+    times = []
+    for _ in range(args.epochs):
+        trainer.train()
+        times.append(trainer.train_seconds)
+    print("epochs s: %s" % " ".join("%.3f" % t for t in times), flush=True)
+    del trainer  # the engine prints its phase line as the trainer is freed
+
+
+def run_child(args, lib=None):
+    env = dict(os.environ, SWIFTNN_PROFILE="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(os.path.dirname(HERE), "python"),
+                                                      env.get("PYTHONPATH")]))
+    if lib:
+        env["SWIFTNN_LIB"] = lib
+    cmd = [sys.executable, __file__, "--child", "--epochs", str(args.epochs), "--update-rule", args.update_rule]
+    if args.random:
+        cmd.append("--random")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    epochs = [float(v) for line in proc.stdout.splitlines() if line.startswith("epochs s:")
+              for v in line.split(":", 1)[1].split()]
+    profile = [line for line in proc.stderr.splitlines() if "swiftnn profile" in line]
+    if not epochs:
+        sys.exit("child failed:\n" + proc.stderr[-3000:])
+    return epochs, profile[-1] if profile else ""
+
+
+def phases(line):
+    """{phase: ms per step} from the engine's profile line."""
+    return {k: float(v) for k, v in re.findall(r"; ([a-zA-Z dWX]+?) ([0-9.]+) ms", line)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--random", action="store_true", help="random data of Fashion-MNIST's shape")
+    ap.add_argument("--update-rule", default="adam")
+    ap.add_argument("--ab", nargs=2, metavar=("OLD_LIB", "NEW_LIB"), help="compare two libswiftnn.so builds")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    if not args.ab:
+        epochs, profile = run_child(args)
+        print("epochs s: %s" % " ".join("%.3f" % t for t in epochs))
+        print(profile)
+        return
+    ratios, seen = [], {0: [], 1: []}
+    for r in range(args.rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        got = {}
+        for i in order:
+            got[i] = run_child(args, args.ab[i])
+            seen[i].append(got[i])
+        a, b = (float(np.median(got[i][0])) for i in (0, 1))
+        ratios.append(b / a)
+        print("round %d: old %.3f s, new %.3f s per epoch: new/old %.3f" % (r + 1, a, b, b / a), flush=True)
+    print("new/old epoch ratio: median %.3f [%s]" % (np.median(ratios), " ".join("%.3f" % x for x in ratios)))
+    for i, name in ((0, "old"), (1, "new")):
+        ph = [phases(p) for _, p in seen[i]]
+        keys = ph[0].keys() if ph else []
+        print("%s phases, ms/step (median of rounds): %s" % (
+            name, ", ".join("%s %.3f" % (k, np.median([p[k] for p in ph])) for k in keys)))
+        print("  last: " + seen[i][-1][1])
+
+
+if __name__ == "__main__":
+    main()

@@ -8,12 +8,14 @@ own split (swiftnn's gemm, measured in this process).
 
     python bench/profile_main.py [--epochs 3] [--random] [--update-rule adam]
     python bench/profile_main.py --ab OLD.so NEW.so --rounds 5   # A/B: processes alternate
+    python bench/profile_main.py --ab OLD.so NEW.so --together   # A/B: each round's pair at once
 
 With --ab, each round runs one process per library (through SWIFTNN_LIB), in alternating order,
 and the ratios NEW/OLD of each round's median epoch are summarized: on a shared machine only such
 side-by-side ratios mean anything.
 """
 import argparse
+import dataclasses
 import os
 import re
 import subprocess
@@ -33,11 +35,13 @@ def child(args):
     from swiftnn.experiment import build_model, solver_options
     if args.random:
         w = workloads.WORKLOADS["W4"]
-        X, y = workloads.make_data(w)
+        X, y = workloads.make_data(dataclasses.replace(w, n_train=args.rows or w.n_train))
         data = {"X_train": X, "y_train": y, "X_val": X[:1000], "y_val": y[:1000]}
     else:
         from swiftnn.data import get_fashion_mnist_data
         data = get_fashion_mnist_data()
+        if args.rows:
+            data["X_train"], data["y_train"] = data["X_train"][:args.rows], data["y_train"][:args.rows]
     cfg = {"hidden": [512, 256], "normalization": "batchnorm", "dropout": 0.6, "activation": "relu",
            "init": "he", "reg": 1e-4, "update_rule": args.update_rule, "lr": 1e-3, "lr_decay": 0.85,
            "batch_size": 128}
@@ -52,7 +56,7 @@ def child(args):
     del trainer  # the engine prints its phase line as the trainer is freed
 
 
-def run_child(args, lib=None):
+def start_child(args, lib=None):
     env = dict(os.environ, SWIFTNN_PROFILE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(os.path.dirname(HERE), "python"),
                                                       env.get("PYTHONPATH")]))
@@ -61,13 +65,23 @@ def run_child(args, lib=None):
     cmd = [sys.executable, __file__, "--child", "--epochs", str(args.epochs), "--update-rule", args.update_rule]
     if args.random:
         cmd.append("--random")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    epochs = [float(v) for line in proc.stdout.splitlines() if line.startswith("epochs s:")
+    if args.rows:
+        cmd += ["--rows", str(args.rows)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_child(proc):
+    out, err = proc.communicate()
+    epochs = [float(v) for line in out.splitlines() if line.startswith("epochs s:")
               for v in line.split(":", 1)[1].split()]
-    profile = [line for line in proc.stderr.splitlines() if "swiftnn profile" in line]
+    profile = [line for line in err.splitlines() if "swiftnn profile" in line]
     if not epochs:
-        sys.exit("child failed:\n" + proc.stderr[-3000:])
+        sys.exit("child failed:\n" + err[-3000:])
     return epochs, profile[-1] if profile else ""
+
+
+def run_child(args, lib=None):
+    return finish_child(start_child(args, lib))
 
 
 def phases(line):
@@ -80,8 +94,12 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--random", action="store_true", help="random data of Fashion-MNIST's shape")
     ap.add_argument("--update-rule", default="adam")
+    ap.add_argument("--rows", type=int, default=0, help="train on the first ROWS rows only (for callgrind)")
     ap.add_argument("--ab", nargs=2, metavar=("OLD_LIB", "NEW_LIB"), help="compare two libswiftnn.so builds")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--together", action="store_true",
+                    help="with --ab, run each round's two processes at the same time (on a machine whose load "
+                         "changes by the minute, both then see the same load)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -95,8 +113,13 @@ def main():
     for r in range(args.rounds):
         order = (0, 1) if r % 2 == 0 else (1, 0)
         got = {}
+        if args.together:
+            procs = {i: start_child(args, args.ab[i]) for i in order}
+            got = {i: finish_child(procs[i]) for i in order}
+        else:
+            for i in order:
+                got[i] = run_child(args, args.ab[i])
         for i in order:
-            got[i] = run_child(args, args.ab[i])
             seen[i].append(got[i])
         a, b = (float(np.median(got[i][0])) for i in (0, 1))
         ratios.append(b / a)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 import workloads  # noqa: E402
 
-CONTESTANTS = ["numpy", "layers", "loss", "native", "jax", "torch"]
+CONTESTANTS = ["numpy", "layers", "loss", "native", "jax", "torch", "sklearn"]
 LABELS = {
     "numpy": "NumPy (bench's own, CS231n style)",
     "layers": "swiftnn course API (per-layer calls)",
@@ -38,8 +38,9 @@ LABELS = {
     "native": "swiftnn native Trainer",
     "jax": "JAX (jit step)",
     "torch": "PyTorch CPU (eager)",
+    "sklearn": "scikit-learn MLPClassifier (epochs)",
 }
-PEERS = {"jax": "jax", "torch": "torch"}
+PEERS = {"jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 # The issue's reference medians for the peers on this machine kind (ms per step, ranges).
 REFERENCE = {
     "W2": {"numpy": (6.7, 7.5), "torch": (4.6, 6.3), "jax": (2.4, 3.6)},
@@ -159,7 +160,8 @@ def machine_facts():
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="independent runs of every measurement (default 3)")
-    ap.add_argument("--workloads", default="W1,W1p,W2,W3", help="comma-separated: W1, W1p (or W1'), W2, W3")
+    ap.add_argument("--workloads", default="W1,W1p,W2,W3,W4,W4p",
+                    help="comma-separated: W1, W1p (or W1'), W2, W3, W4, W4p (or W4')")
     ap.add_argument("--contestants", default=",".join(CONTESTANTS), help="comma-separated: " + ", ".join(CONTESTANTS))
     ap.add_argument("--min-iters", type=int, default=200, help="timed steps per measurement, at least")
     ap.add_argument("--min-seconds", type=float, default=2.0, help="timed seconds per measurement, at least")

@@ -16,14 +16,10 @@ from sklearn.neural_network import MLPClassifier
 VERSION = sklearn.__version__
 
 
-def supports(workload):
-    return workload.normalization is None and workload.keep == 1 and workload.rule == "adam"
-
-
 def epochs(workload, X, y, params, count, seed=0):
     """Times `count` epochs after one untimed one; returns (epoch seconds, losses, dtype of the
     fitted weights)."""
-    if not supports(workload):
+    if not workload.sklearn_can_train:
         raise ValueError("scikit-learn's MLPClassifier has no batchnorm or dropout, and this bench runs it "
                          "with adam only: workload %s is not one it can train" % workload.key)
     clf = MLPClassifier(hidden_layer_sizes=workload.hidden, activation="relu", solver="adam", alpha=0.0,

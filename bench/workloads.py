@@ -67,6 +67,11 @@ class Workload:
         (bias, ReLU, normalization, dropout, softmax, update) is not counted."""
         return sum(2 * m * n * k for m, n, k, _, _ in self.gemms())
 
+    @property
+    def sklearn_can_train(self):
+        """scikit-learn's MLPClassifier has no batchnorm or dropout; this bench runs it with Adam."""
+        return self.normalization is None and self.keep == 1 and self.rule == "adam"
+
     def describe(self):
         parts = ["%s-%s" % (self.d, "-".join(map(str, self.hidden))) + "-%d" % C]
         if self.normalization:

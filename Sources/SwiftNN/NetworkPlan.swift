@@ -472,48 +472,30 @@ public final class NetworkPlan<T: Scalar> {
         }
     }
 
-    /// a ← act(a), then · dropout mask drawn from `seed` when a mask buffer is given; on every
-    /// core (drawing the mask is ~3 ns an element, and the mask is counter-based, so the result
-    /// does not depend on the split).
+    /// a ← act(a), then · dropout mask drawn from `seed` when a mask buffer is given.
     private func activate(_ a: UnsafeMutablePointer<T>, mask: UnsafeMutablePointer<T>?, count: Int, seed: UInt64) {
-        forEachPiece(of: count, minimum: 1 << 13, ActivatePieces(a: a, mask: mask, leak: leak, keep: T(spec.keep), seed: seed))
+        let leak = spec.activation == .leakyRelu ? T(spec.leak) : 0
+        if let mask {
+            let p = T(spec.keep), scale = 1 / p
+            for i in 0..<count {
+                let m: T = T.unit(splitMix64(seed: seed, index: UInt64(i))) < p ? scale : 0
+                mask[i] = m
+                a[i] = (a[i] > 0 ? a[i] : leak * a[i]) * m
+            }
+        } else {
+            for i in 0..<count { a[i] = a[i] > 0 ? a[i] : leak * a[i] }
+        }
     }
 
     /// g ← g · mask · act'(y), reading the sign of y from the layer's output a (where the mask
     /// is zero the gradient is zero whatever the sign).
     private func deactivate(_ g: UnsafeMutablePointer<T>, act a: UnsafeMutablePointer<T>,
                             mask: UnsafeMutablePointer<T>?, count: Int) {
-        forEachPiece(of: count, minimum: 1 << 14, DeactivatePieces(g: g, a: a, mask: mask, leak: leak))
-    }
-
-    private var leak: T { spec.activation == .leakyRelu ? T(spec.leak) : 0 }
-}
-
-private struct ActivatePieces<T: Scalar>: PieceWork {
-    let a: UnsafeMutablePointer<T>, mask: UnsafeMutablePointer<T>?, leak: T, keep: T, seed: UInt64
-
-    func callAsFunction(_ piece: Range<Int>) {
+        let leak = spec.activation == .leakyRelu ? T(spec.leak) : 0
         if let mask {
-            let p = keep, scale = 1 / p
-            for i in piece {
-                let m: T = T.unit(splitMix64(seed: seed, index: UInt64(i))) < p ? scale : 0
-                mask[i] = m
-                a[i] = (a[i] > 0 ? a[i] : leak * a[i]) * m
-            }
+            for i in 0..<count { g[i] = g[i] * mask[i] * (a[i] > 0 ? 1 : leak) }
         } else {
-            for i in piece { a[i] = a[i] > 0 ? a[i] : leak * a[i] }
-        }
-    }
-}
-
-private struct DeactivatePieces<T: Scalar>: PieceWork {
-    let g: UnsafeMutablePointer<T>, a: UnsafePointer<T>, mask: UnsafePointer<T>?, leak: T
-
-    func callAsFunction(_ piece: Range<Int>) {
-        if let mask {
-            for i in piece { g[i] = g[i] * mask[i] * (a[i] > 0 ? 1 : leak) }
-        } else {
-            for i in piece { g[i] = a[i] > 0 ? g[i] : leak * g[i] }
+            for i in 0..<count { g[i] = a[i] > 0 ? g[i] : leak * g[i] }
         }
     }
 }

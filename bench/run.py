@@ -180,14 +180,16 @@ def parse_args():
     ap.add_argument("--retries", type=int, default=2,
                     help="measure again (up to this many times) when other processes used over 5%% of the CPU "
                          "during a measurement; the quietest attempt is kept")
-    ap.add_argument("--quick", action="store_true", help="1 run, 50 steps, 0.5 s, no full epochs")
+    ap.add_argument("--epochs", type=int, default=3,
+                    help="epochs the native trainer and scikit-learn time in each measurement (default 3)")
+    ap.add_argument("--quick", action="store_true", help="1 run, 50 steps, 0.5 s, no full epochs, 1 epoch")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"), help="the results table (default bench/RESULTS.md)")
     ap.add_argument("--json", default=str(HERE / "results.json"), help="machine-readable summary")
     ap.add_argument("--render", action="store_true",
                     help="measure nothing: rewrite --out from the summary in --json (after a change to the report)")
     args = ap.parse_args()
     if args.quick:
-        args.runs, args.min_iters, args.min_seconds, args.no_full_epoch = 1, 50, 0.5, True
+        args.runs, args.min_iters, args.min_seconds, args.no_full_epoch, args.epochs = 1, 50, 0.5, True, 1
     keys = [k.strip().replace("'", "p") for k in args.workloads.split(",") if k.strip()]
     for k in keys:
         if k not in workloads.WORKLOADS:
@@ -282,8 +284,7 @@ def main():
                            "--min-seconds", str(args.min_seconds), "--warmup", str(args.warmup)]
                     if not args.no_full_epoch:
                         cmd.append("--full-epoch")
-                    if args.quick:
-                        cmd += ["--epochs", "1"]
+                    cmd += ["--epochs", str(args.epochs)]
                     best = None
                     for attempt in range(1 + max(0, args.retries)):
                         quiet = wait_quiet(args.wait_quiet, log)

@@ -16,13 +16,22 @@ public func affineForward<T: Scalar>(out: UnsafeMutablePointer<T>, x: UnsafePoin
 /// dx (n, d) = dout · wᵀ (skipped when dx is nil), dw (d, m) = xᵀ · dout, db (m) = Σ_rows dout.
 /// With `dwScale` = (α, β): dw ← α·xᵀ·dout + β·dw instead, after dx is made; dw may then be w
 /// itself, which is how a plain SGD step is fused into backward (α = −lr, β = 1 − lr·reg).
-/// `dwEpilogue` runs on each block of dw as soon as it is made (see `gemm`).
 @inlinable
 public func affineBackward<T: Scalar>(dx: UnsafeMutablePointer<T>?, dw: UnsafeMutablePointer<T>,
                                       db: UnsafeMutablePointer<T>, dout: UnsafePointer<T>,
                                       x: UnsafePointer<T>, w: UnsafePointer<T>,
-                                      n: Int, d: Int, m: Int, dwScale: (alpha: T, beta: T) = (1, 0),
-                                      dwEpilogue: ((Range<Int>, Range<Int>, Int) -> Void)? = nil) {
+                                      n: Int, d: Int, m: Int, dwScale: (alpha: T, beta: T) = (1, 0)) {
+    affineBackward(dx: dx, dw: dw, db: db, dout: dout, x: x, w: w, n: n, d: d, m: m, dwScale: dwScale,
+                   dwEpilogue: NoEpilogue())
+}
+
+/// affineBackward, with `dwEpilogue` run on each block of dw as soon as it is made (see `gemm`).
+@inlinable
+public func affineBackward<T: Scalar, E: BlockEpilogue>(dx: UnsafeMutablePointer<T>?, dw: UnsafeMutablePointer<T>,
+                                                        db: UnsafeMutablePointer<T>, dout: UnsafePointer<T>,
+                                                        x: UnsafePointer<T>, w: UnsafePointer<T>,
+                                                        n: Int, d: Int, m: Int, dwScale: (alpha: T, beta: T),
+                                                        dwEpilogue: E) {
     if let dx {
         T.gemm(transA: false, transB: true, m: n, n: d, k: m,
                alpha: 1, a: dout, lda: m, b: w, ldb: m, beta: 0, c: dx, ldc: d)

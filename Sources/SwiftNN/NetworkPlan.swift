@@ -120,6 +120,42 @@ public struct FusedUpdate<T: Scalar> {
     }
 }
 
+/// The epilogue of a dW GEMM under a fused update (see NetworkPlan.loss): on each block of
+/// dW, reg·W added and Σ W² taken (into sums[block]) when asked, then the rule's step, in chunks
+/// that stay in L1.
+@usableFromInline struct StepBlocks<T: Scalar>: BlockEpilogue {
+    let update: FusedUpdate<T>
+    let index: Int                      // the parameter's number
+    let w, dw: UnsafeMutablePointer<T>
+    let width: Int                      // dW's columns
+    let r: T
+    let squares: Bool
+    let sums: UnsafeMutablePointer<Double>
+
+    @usableFromInline func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ block: Int) {
+        if block == 0 { lap(.gemmWeights) }
+        var total = 0.0
+        func run(_ chunk: Range<Int>) {
+            if r != 0 {
+                total += addWeightDecay(dw: dw + chunk.lowerBound, w: w + chunk.lowerBound, count: chunk.count, r: r,
+                                        squares: squares)
+            }
+            update.step(index, w: w, grad: dw, range: chunk)
+        }
+        if columns.count == width {
+            // Whole rows: one contiguous run.
+            let all = rows.lowerBound * width..<rows.upperBound * width
+            for start in stride(from: all.lowerBound, to: all.upperBound, by: 2048) {
+                run(start..<min(start + 2048, all.upperBound))
+            }
+        } else {
+            for i in rows { run((i * width + columns.lowerBound)..<(i * width + columns.upperBound)) }
+        }
+        sums[block] = total
+        if block == 0 { lap(.update) }
+    }
+}
+
 /// dw (count) += r·w; returns Σ w² in Double (eight running sums, so the adds do not wait on
 /// each other) when `squares` is set, else 0.
 @inlinable
@@ -156,6 +192,7 @@ public final class NetworkPlan<T: Scalar> {
     private var gradA: UnsafeMutablePointer<T>?         // ping-pong gradients (n, max h)
     private var gradB: UnsafeMutablePointer<T>?
     private var saved: UnsafeMutablePointer<T>?         // running statistics before a train step
+    private let blockSquares: UnsafeMutablePointer<Double>   // Σ W² per dW block under a fused update
 
     // Held for the whole of a `loss` call: the workspace is shared state, so calls on one plan
     // from several threads run one at a time instead of overwriting (or reallocating) it.
@@ -166,10 +203,12 @@ public final class NetworkPlan<T: Scalar> {
         self.parameterSizes = spec.parameterSizes
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
+        blockSquares = .allocate(capacity: spec.layerCount * engineThreads)
     }
 
     deinit {
         free(storage)
+        blockSquares.deallocate()
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -350,56 +389,33 @@ public final class NetworkPlan<T: Scalar> {
         func weightGradient(_ l: Int) -> UnsafeMutablePointer<T> { fused == nil ? grads[2 * l] : params[2 * l] }
         let dwScale = fused ?? (alpha: 1, beta: 0)
         // Σ W² per dW block (fixed by the shape and the thread count), summed in order at the end.
-        let blockSquares = UnsafeMutablePointer<Double>.allocate(capacity: L * engineThreads)
-        blockSquares.initialize(repeating: 0, count: L * engineThreads)
-        defer { blockSquares.deallocate() }
-        func epilogue(_ l: Int) -> ((Range<Int>, Range<Int>, Int) -> Void)? {
-            guard let update else { return nil }
-            let w = params[2 * l], dw = grads[2 * l], m = dims[l + 1], r = T(reg)
-            let sums = blockSquares + l * engineThreads
-            return { rows, columns, index in
-                if index == 0 { lap(.gemmWeights) }
-                var squares = 0.0
-                if columns.count == m {
-                    // Whole rows: one contiguous run, stepped in chunks that stay in L1.
-                    let all = rows.lowerBound * m..<rows.upperBound * m
-                    for start in stride(from: all.lowerBound, to: all.upperBound, by: 2048) {
-                        let chunk = start..<min(start + 2048, all.upperBound)
-                        if reg != 0 {
-                            squares += addWeightDecay(dw: dw + start, w: w + start, count: chunk.count, r: r,
-                                                      squares: squaresInBackward)
-                        }
-                        update.step(2 * l, w: w, grad: dw, range: chunk)
-                    }
-                } else {
-                    for i in rows {
-                        let chunk = (i * m + columns.lowerBound)..<(i * m + columns.upperBound)
-                        if reg != 0 {
-                            squares += addWeightDecay(dw: dw + chunk.lowerBound, w: w + chunk.lowerBound,
-                                                      count: chunk.count, r: r, squares: squaresInBackward)
-                        }
-                        update.step(2 * l, w: w, grad: dw, range: chunk)
-                    }
-                }
-                sums[index] = squares
-                if index == 0 { lap(.update) }
-            }
-        }
+        blockSquares.update(repeating: 0, count: L * engineThreads)
         /// Steps layer l's bias, and gamma and beta when normalized, under `update`.
         func updateSmall(_ l: Int) {
             guard let update else { return }
             update.step(2 * l + 1, w: params[2 * l + 1], grad: grads[2 * l + 1], range: 0..<dims[l + 1])
             if norm != .none && l < L - 1 {
-                for i in [2 * L + 2 * l, 2 * L + 2 * l + 1] {
-                    update.step(i, w: params[i], grad: grads[i], range: 0..<dims[l + 1])
-                }
+                let gamma = 2 * L + 2 * l, beta = gamma + 1
+                update.step(gamma, w: params[gamma], grad: grads[gamma], range: 0..<dims[l + 1])
+                update.step(beta, w: params[beta], grad: grads[beta], range: 0..<dims[l + 1])
+            }
+        }
+        /// Layer l's affine backward, with its weights stepped block by block under `update`.
+        func backward(_ l: Int, dx: UnsafeMutablePointer<T>?, dout: UnsafePointer<T>, x: UnsafePointer<T>) {
+            if let update {
+                affineBackward(dx: dx, dw: grads[2 * l], db: grads[2 * l + 1], dout: dout, x: x, w: params[2 * l],
+                               n: n, d: dims[l], m: dims[l + 1], dwScale: (1, 0),
+                               dwEpilogue: StepBlocks(update: update, index: 2 * l, w: params[2 * l], dw: grads[2 * l],
+                                                      width: dims[l + 1], r: T(reg), squares: squaresInBackward,
+                                                      sums: blockSquares + l * engineThreads))
+                updateSmall(l)
+            } else {
+                affineBackward(dx: dx, dw: weightGradient(l), db: grads[2 * l + 1], dout: dout, x: x, w: params[2 * l],
+                               n: n, d: dims[l], m: dims[l + 1], dwScale: dwScale)
             }
         }
         var cur = gradA, other = gradB
-        affineBackward(dx: L > 1 ? cur : nil, dw: weightGradient(L - 1), db: grads[2 * (L - 1) + 1], dout: scores,
-                       x: L > 1 ? UnsafePointer(act[L - 2]) : x, w: params[2 * (L - 1)],
-                       n: n, d: dims[L - 1], m: dims[L], dwScale: dwScale, dwEpilogue: epilogue(L - 1))
-        updateSmall(L - 1)
+        backward(L - 1, dx: L > 1 ? cur : nil, dout: scores, x: L > 1 ? UnsafePointer(act[L - 2]) : x)
         for l in stride(from: L - 2, through: 0, by: -1) {
             let h = dims[l + 1]
             deactivate(cur, act: act[l], mask: useDropout ? mask[l] : nil, count: n * h)
@@ -415,10 +431,7 @@ public final class NetworkPlan<T: Scalar> {
                 }
                 swap(&cur, &other)
             }
-            affineBackward(dx: l > 0 ? other : nil, dw: weightGradient(l), db: grads[2 * l + 1], dout: cur,
-                           x: l > 0 ? UnsafePointer(act[l - 1]) : x, w: params[2 * l], n: n, d: dims[l], m: h,
-                           dwScale: dwScale, dwEpilogue: epilogue(l))
-            updateSmall(l)
+            backward(l, dx: l > 0 ? other : nil, dout: cur, x: l > 0 ? UnsafePointer(act[l - 1]) : x)
             swap(&cur, &other)
         }
         if squaresInBackward {

@@ -99,17 +99,17 @@ extension Scalar {
                             alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                             beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int) {
         gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-             beta: beta, c: c, ldc: ldc, epilogue: nil)
+             beta: beta, c: c, ldc: ldc, epilogue: NoEpilogue())
     }
 
     /// `gemm`, then `epilogue(rows, columns, index)` on each block of c, on the thread that made
     /// the block and right after it, while the block is still in that core's cache; `index` is the
     /// block's number (0 ..< the thread count), fixed by the shape and the thread count.
     @inlinable
-    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                            alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
-                            beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int,
-                            epilogue: ((_ rows: Range<Int>, _ columns: Range<Int>, _ index: Int) -> Void)?) {
+    public static func gemm<E: BlockEpilogue>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                              alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                                              b: UnsafePointer<Self>, ldb: Int,
+                                              beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, epilogue: E) {
         lap(.elementwise)
         defer { lap(transA ? .gemmWeights : transB ? .gemmInputs : .gemmForward) }
         let blocks = gemmBlocks(m: m, n: n, k: k)
@@ -128,19 +128,29 @@ extension Scalar {
     }
 }
 
+/// Work on a block of a GEMM's output right after the block is made (see gemm): a struct, so
+/// that handing it to the helpers allocates nothing.
+public protocol BlockEpilogue {
+    func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ index: Int)
+}
+
+public struct NoEpilogue: BlockEpilogue {
+    @inlinable public init() {}
+    @inlinable public func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ index: Int) {}
+}
+
 /// A block of rows (or columns) of a GEMM, with the pointers moved to the block's start.
-@usableFromInline struct GemmBlocks<T: Scalar>: PieceWork {
+@usableFromInline struct GemmBlocks<T: Scalar, E: BlockEpilogue>: PieceWork {
     @usableFromInline let byRows, transA, transB: Bool
     @usableFromInline let m, n, k, lda, ldb, ldc: Int
     @usableFromInline let alpha, beta: T
     @usableFromInline let a, b: UnsafePointer<T>
     @usableFromInline let c: UnsafeMutablePointer<T>
-    @usableFromInline let epilogue: ((Range<Int>, Range<Int>, Int) -> Void)?
+    @usableFromInline let epilogue: E
 
     @inlinable init(byRows: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-                    beta: T, c: UnsafeMutablePointer<T>, ldc: Int,
-                    epilogue: ((Range<Int>, Range<Int>, Int) -> Void)?) {
+                    beta: T, c: UnsafeMutablePointer<T>, ldc: Int, epilogue: E) {
         (self.byRows, self.transA, self.transB, self.m, self.n, self.k) = (byRows, transA, transB, m, n, k)
         (self.alpha, self.a, self.lda, self.b, self.ldb, self.beta, self.c, self.ldc) =
             (alpha, a, lda, b, ldb, beta, c, ldc)
@@ -155,12 +165,12 @@ extension Scalar {
             T.gemmOnThisThread(transA: transA, transB: transB, m: piece.count, n: n, k: k, alpha: alpha,
                                a: transA ? a + i : a + i * lda, lda: lda, b: b, ldb: ldb,
                                beta: beta, c: c + i * ldc, ldc: ldc)
-            epilogue?(piece, 0..<n, index)
+            epilogue(piece, 0..<n, index)
         } else {
             T.gemmOnThisThread(transA: transA, transB: transB, m: m, n: piece.count, k: k, alpha: alpha,
                                a: a, lda: lda, b: transB ? b + i * ldb : b + i, ldb: ldb,
                                beta: beta, c: c + i, ldc: ldc)
-            epilogue?(0..<m, piece, index)
+            epilogue(0..<m, piece, index)
         }
     }
 }

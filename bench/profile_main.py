@@ -4,7 +4,8 @@ on Fashion-MNIST (55,000 training rows; random data of its shape with --random),
 through swiftnn.Trainer with SWIFTNN_PROFILE=1 so that the engine times each phase of its
 steps (see Sources/SwiftNN/Profile.swift). Prints the epoch times, the engine's phase line and
 the GEMM bound: the step's GEMMs at the 2048^3 rate and at their own shapes through the engine's
-own split (swiftnn's gemm, measured in this process).
+own split: the profile's GEMM phases (the dW phase includes the wait for the helper's share of a
+fused update); and the bound at the 2048^3 SGEMM rate measured after each epoch in the same process.
 
     python bench/profile_main.py [--epochs 3] [--random] [--update-rule adam]
     python bench/profile_main.py --ab OLD.so NEW.so --rounds 5   # A/B: processes alternate
@@ -48,11 +49,26 @@ def child(args):
     model = build_model(cfg, 784, 10)
     trainer = swiftnn.Trainer(model, data, num_epochs=1, num_train_samples=1000, progress=False, verbose=False,
                               steps_per_call=data["X_train"].shape[0] // 128, seed=0, **solver_options(cfg))
-    times = []
+    # The GEMM bound, in this process between the epochs: the step's GEMM FLOPs at the 2048^3
+    # SGEMM rate (NumPy's OpenBLAS, its default threads) measured right after each epoch.
+    flops = dataclasses.replace(workloads.WORKLOADS["W4"], n_train=data["X_train"].shape[0]).flops
+    steps = data["X_train"].shape[0] // 128
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    c = np.empty_like(a)
+    times, bounds = [], []
     for _ in range(args.epochs):
         trainer.train()
         times.append(trainer.train_seconds)
+        np.matmul(a, a, out=c)
+        rate = []
+        for _ in range(5):
+            t = time.perf_counter()
+            np.matmul(a, a, out=c)
+            rate.append(2 * 2048 ** 3 / (time.perf_counter() - t))
+        bounds.append(flops * steps / float(np.median(rate)))
     print("epochs s: %s" % " ".join("%.3f" % t for t in times), flush=True)
+    print("GEMM bound s (at the 2048^3 rate after each epoch): %s; epoch / bound: %s" % (
+        " ".join("%.3f" % b for b in bounds), " ".join("%.2f" % (t / b) for t, b in zip(times, bounds))), flush=True)
     del trainer  # the engine prints its phase line as the trainer is freed
 
 
@@ -105,10 +121,11 @@ def main():
     if args.child:
         return child(args)
     if not args.ab:
-        epochs, profile = run_child(args)
-        print("epochs s: %s" % " ".join("%.3f" % t for t in epochs))
-        print(profile)
-        return
+        proc = start_child(args)
+        out, err = proc.communicate()
+        sys.stdout.write(out)
+        sys.stdout.write("".join(line + "\n" for line in err.splitlines() if "swiftnn profile" in line))
+        return proc.returncode
     ratios, seen = [], {0: [], 1: []}
     for r in range(args.rounds):
         order = (0, 1) if r % 2 == 0 else (1, 0)

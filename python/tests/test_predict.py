@@ -1,5 +1,5 @@
 """model.predict_proba: the network and the softmax in one native call (snn_net_predict), equal to
-the softmax of loss(X); the pointer tables it keeps between calls follow the model's arrays."""
+the softmax of loss(X); the parameter table kept between calls follows the model's arrays."""
 import copy
 import ctypes
 import pickle
@@ -81,7 +81,7 @@ def test_changes_to_the_parameters_are_seen_between_calls():
     model.params["b3"] += 1.0
     check()
     model.params["W1"].shape = (12 * 20,)  # same object, reshaped in place: refused by name
-    with pytest.raises(ValueError, match=r"W1 has shape \(240,\), expected \(12, 20\)"):
+    with pytest.raises(ValueError, match=r"'W1'\] has shape \(240,\), expected \(12, 20\)"):
         model.predict_proba(X)
     model.params["W1"].shape = (12, 20)
     check()
@@ -119,7 +119,8 @@ def test_the_c_entry_point_gives_labels_and_refuses_two_null_outputs():
     model, X = trained("layernorm", np.float64)
     probs = model.predict_proba(X)
     k = _native.f64
-    params, running, eps, _keep = model._inference_tables("test", np.dtype(np.float64))
+    dt, params, _keep = model._param_table("test")
+    running, eps, _ = model._norm_tables("test", model.bn_params, dt)
     labels = np.full(30, -1, np.int64)
     status = k.net_predict(model._get_plan(np.dtype(np.float64)), None, labels.ctypes.data, running, params,
                            X.ctypes.data, 30, 12, eps)

@@ -4,6 +4,7 @@
     swiftnn evaluate   score a checkpoint, or an ensemble of checkpoints
     swiftnn search     random hyperparameter search (coarse, then fine) on Optuna studies
     swiftnn check      the lectures' sanity checks before a long training run
+    swiftnn course     the course's own notebooks in your assignment folder (kernel, run)
     swiftnn export     write a checkpoint as an ONNX model (preprocessing inside the graph)
 
 This module holds the top-level parser, what every command shares (--config files, --resume's
@@ -21,11 +22,11 @@ from pathlib import Path
 
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..experiment import FIXED_ON_RESUME, TRAIN_KEYS, UsageError, flag_text
-from . import check, evaluate, export, search, train
+from . import check, course, evaluate, export, search, train
 from ._args import Formatter, settings
 
 # The commands, in the order `swiftnn --help` lists them.
-COMMANDS = (train, evaluate, search, check, export)
+COMMANDS = (train, evaluate, search, check, course, export)
 
 __all__ = ["main", "build_parser", "settings", "COMMANDS"]
 

@@ -119,7 +119,7 @@ final class ParallelTests: XCTestCase {
             }
         }
         let count = 1 << 12, jobs = 3000
-        let visits = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * count)
+        nonisolated(unsafe) let visits = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * count)
         defer { visits.deallocate() }
         visits.initialize(repeating: 0, count: 2 * count)
         DispatchQueue.concurrentPerform(iterations: 2) { caller in

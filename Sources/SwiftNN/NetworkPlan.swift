@@ -1,5 +1,5 @@
 // A whole fully connected network run as one plan:
-//   {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax
+//   {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax|identity
 // forward, loss, backward and L2 regularization in one call, over a workspace that is
 // allocated once and reused while the batch size stays within its capacity.
 #if canImport(Glibc)
@@ -14,6 +14,15 @@ public enum Activation: Int32 {
     case relu = 0, leakyRelu = 1
 }
 
+/// The loss at the output, numbered as in include/swiftnn.h (SNN_LOSS_*).
+public enum LossKind: Int32 {
+    /// Softmax cross-entropy against integer labels (classification).
+    case softmax = 0
+    /// ½·Σ (score − target)² per row against real targets (n, outputs): an identity output
+    /// (regression, one or several outputs).
+    case squared = 1
+}
+
 /// The shape of a network: `dims` = [input, hidden..., classes].
 public struct NetworkSpec {
     public var dims: [Int]
@@ -23,6 +32,8 @@ public struct NetworkSpec {
     public var activation: Activation
     /// The slope of leaky ReLU for negative inputs.
     public var leak: Double
+    /// The output's loss; `classes` is the number of outputs of a squared-error network.
+    public var loss: LossKind = .softmax
 
     public init(dims: [Int], normalization: Normalization = .none, keep: Double = 1,
                 activation: Activation = .relu, leak: Double = 0.01) throws(EngineError) {
@@ -99,7 +110,7 @@ public struct NormSettings {
 }
 
 public final class NetworkPlan<T: Scalar> {
-    public let spec: NetworkSpec
+    public private(set) var spec: NetworkSpec
     public let parameterSizes: [Int]
     private var capacity = 0
     private var rows = 0
@@ -134,6 +145,13 @@ public final class NetworkPlan<T: Scalar> {
     }
 
     private var dropout: Bool { spec.keep < 1 }
+
+    /// Sets the output's loss (the workspace does not depend on it).
+    public func setLoss(_ loss: LossKind) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        spec.loss = loss
+    }
 
     /// Lays the workspace out for n rows, growing the allocation only when n exceeds it.
     private func reserve(rows n: Int) throws(EngineError) {
@@ -186,10 +204,11 @@ public final class NetworkPlan<T: Scalar> {
 
     /// Runs the network on x (n, D).
     ///
-    /// With labels y (n): train mode (batch statistics, running statistics updated, dropout on);
-    /// returns the mean softmax loss plus 0.5·reg·ΣW² and writes every gradient to `grads`
-    /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
-    /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
+    /// With labels y (n), or with targets (n, C) for a squared-error network: train mode (batch
+    /// statistics, running statistics updated, dropout on); returns the mean loss (the weighted
+    /// mean Σ w_i·loss_i / Σ w_i with per-row `weights` (n)) plus 0.5·reg·ΣW² and writes every
+    /// gradient to `grads` (same order and sizes as `params`). Without y and targets: test mode;
+    /// writes the scores (n, C) to `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
     /// On a throw the running statistics are as they were before the call (and, with
     /// `fusedSGD`, the weights too).
     ///
@@ -204,11 +223,13 @@ public final class NetworkPlan<T: Scalar> {
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                     seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
+                     seed: UInt64, fusedSGD: Double? = nil, targets: UnsafePointer<T>? = nil,
+                     weights: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try unlockedLoss(x: x, y: y, n: n, params: params, grads: grads, running: running,
-                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD)
+                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD,
+                                targets: targets, weights: weights)
     }
 
     @_specialize(exported: true, where T == Float)
@@ -216,9 +237,18 @@ public final class NetworkPlan<T: Scalar> {
     func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                       params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                       scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                      seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
-        let train = y != nil
+                      seed: UInt64, fusedSGD: Double? = nil, targets: UnsafePointer<T>? = nil,
+                      weights: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
+        let train = y != nil || targets != nil
+        switch spec.loss {
+        case .softmax where targets != nil:
+            throw EngineError(.badValue, "targets were given but the network's loss is softmax, which takes labels y")
+        case .squared where y != nil:
+            throw EngineError(.badValue, "labels y were given but the network's loss is the squared error, which takes targets")
+        default: break
+        }
         if let y { try checkLabels(y, n: n, c: spec.classes) }
+        if train, let weights { _ = try inverseWeightSum(weights, n: n) }
         if spec.normalization == .batch && running == nil {
             throw EngineError(.nullPointer, "running is NULL but the network uses batchnorm")
         }
@@ -273,14 +303,19 @@ public final class NetworkPlan<T: Scalar> {
         }
         affineForward(out: scores, x: input, w: params[2 * (L - 1)], b: params[2 * (L - 1) + 1],
                       n: n, d: dims[L - 1], m: dims[L])
-        guard let y, let grads else {
+        guard train, let grads else {
             scoresOut?.update(from: scores, count: n * spec.classes)
             return 0
         }
         // Loss and backward; scores becomes d loss / d scores in place.
         var loss: Double
         do {
-            loss = try softmaxLoss(dx: scores, x: scores, y: y, n: n, c: spec.classes)
+            if let y {
+                loss = try softmaxLoss(dx: scores, x: scores, y: y, n: n, c: spec.classes, weights: weights)
+            } else {
+                loss = try squaredLoss(dx: scores, x: scores, targets: targets.unsafelyUnwrapped, n: n,
+                                       c: spec.classes, weights: weights)
+            }
         } catch {
             if let running { restoreRunning(running) }
             throw error

@@ -257,8 +257,7 @@ class _BaseMLP(BaseEstimator):
         n, early = X_train.shape[0], self.early_stopping
         per_epoch = -(-n // batch)
         rows = [batch] * (per_epoch - 1) + [n - batch * (per_epoch - 1)]
-        if not incremental:
-            self.n_iter_ = 0
+        self.n_iter_ = 0   # as scikit-learn's: epochs of this call (1 after a partial_fit)
         best = {}
 
         def on_epoch(trainer):
@@ -447,7 +446,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """The class of highest probability for each row of X."""
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -476,8 +476,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return targets.shape[1]
 
     def predict(self, X):
-        """Predicted targets: (n_samples,) for one output, else (n_samples, n_outputs)."""
-        scores = self._scores(X)
+        """Predicted targets, float64: (n_samples,) for one output, else (n_samples, n_outputs)."""
+        scores = self._scores(X).astype(np.float64)
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def __sklearn_tags__(self):

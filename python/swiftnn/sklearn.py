@@ -193,7 +193,7 @@ class _BaseMLP(BaseEstimator):
             dtype = X.dtype
         targets = self._encode_targets(y, incremental, first_pass, classes)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
         sample_weight = self._class_weights(targets, sample_weight, dtype)
         if sample_weight is not None and not sample_weight.sum() > 0:
             raise ValueError("sample_weight sums to %r; at least one sample needs a positive weight"

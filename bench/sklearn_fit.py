@@ -1,0 +1,121 @@
+"""swiftnn.sklearn.MLPClassifier against scikit-learn's MLPClassifier on real Fashion-MNIST.
+
+The same estimator settings for both: hidden_layer_sizes=(512, 256), Adam (lr 1e-3, alpha 1e-4),
+batch_size=128, max_iter epochs (10) with shuffling, the same float32 input (pixels / 255, 60,000
+training and 10,000 test images). Fits alternate (swiftnn, scikit-learn, swiftnn, ...) in one
+process, so that both see the same machine load; each library uses its default threads (both
+use every core). Reports fit seconds and test accuracy per round and the ratio of fit times,
+and writes them into their own section of bench/RESULTS.md (--no-write to only print).
+
+    PYTHONPATH=python python bench/sklearn_fit.py [--rounds 2] [--epochs 10]
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "python"))
+
+import sklearn  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
+
+import swiftnn  # noqa: E402
+from swiftnn.data import load_fashion_mnist  # noqa: E402
+from swiftnn.sklearn import MLPClassifier as SwiftMLP  # noqa: E402
+
+BEGIN, END = "<!-- bench/sklearn_fit.py: begin -->", "<!-- bench/sklearn_fit.py: end -->"
+
+
+def load():
+    X_train, y_train, X_test, y_test = load_fashion_mnist()
+    scale = np.float32(1 / 255)
+    return (X_train.reshape(len(X_train), -1).astype(np.float32) * scale, y_train,
+            X_test.reshape(len(X_test), -1).astype(np.float32) * scale, y_test)
+
+
+def fit_once(cls, settings, data):
+    X_train, y_train, X_test, y_test = data
+    model = cls(**settings)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    return seconds, float(model.score(X_test, y_test)), model.n_iter_
+
+
+def machine():
+    load_avg = os.getloadavg()
+    return ("%s, %d CPUs, load average %.1f / %.1f / %.1f at the start; Python %s, scikit-learn %s, NumPy %s, "
+            "swiftnn %s (%d engine threads)" % (platform.processor() or platform.machine(), os.cpu_count(),
+                                                *load_avg, platform.python_version(), sklearn.__version__,
+                                                np.__version__, swiftnn.__version__, swiftnn.thread_count()))
+
+
+def render(rows, settings, where, epochs):
+    ratios = [r["sklearn"][0] / r["swiftnn"][0] for r in rows]
+    lines = [BEGIN, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier", "",
+             "Written by `bench/sklearn_fit.py` (not by `bench/run.py`; rerun it to update this section). "
+             "Real Fashion-MNIST (60,000 training / 10,000 test images, pixels / 255, float32), "
+             "hidden_layer_sizes=(512, 256), solver='adam', learning_rate_init=%g, alpha=%g, batch_size=%d, "
+             "%d epochs (max_iter), shuffle=True, random_state=0; each library on its default threads. Fits "
+             "alternate in one process, so each pair saw the same machine load."
+             % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs), "",
+             "Machine: " + where + ".", "",
+             "| round | swiftnn fit (s) | swiftnn test acc | scikit-learn fit (s) | scikit-learn test acc | "
+             "fit-time ratio |", "|---:|---:|---:|---:|---:|---:|"]
+    for i, (r, ratio) in enumerate(zip(rows, ratios), 1):
+        lines.append("| %d | %.1f | %.4f | %.1f | %.4f | %.2fx |" % (i, r["swiftnn"][0], r["swiftnn"][1],
+                                                                   r["sklearn"][0], r["sklearn"][1], ratio))
+    lines += ["", "Median fit-time ratio: **%.2fx** (target >= 3x); test accuracy %.4f (swiftnn) vs %.4f "
+              "(scikit-learn), medians." % (statistics.median(ratios),
+                                             statistics.median(r["swiftnn"][1] for r in rows),
+                                             statistics.median(r["sklearn"][1] for r in rows)), END]
+    return "\n".join(lines) + "\n"
+
+
+def write(section, path):
+    text = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = ap.parse_args()
+    settings = dict(hidden_layer_sizes=(512, 256), solver="adam", learning_rate_init=1e-3, alpha=1e-4,
+                    batch_size=128, max_iter=args.epochs, shuffle=True, random_state=0)
+    data = load()
+    where = machine()
+    print(where, flush=True)
+    rows = []
+    for i in range(args.rounds):
+        row = {}
+        # The first library alternates between rounds.
+        order = [("swiftnn", SwiftMLP), ("sklearn", SklearnMLP)]
+        for name, cls in (order if i % 2 == 0 else order[::-1]):
+            row[name] = fit_once(cls, settings, data)
+            print("round %d %-8s fit %.1f s, test accuracy %.4f, %d epochs" % (i + 1, name, *row[name]), flush=True)
+        rows.append(row)
+    section = render(rows, settings, where, args.epochs)
+    print(section)
+    if not args.no_write:
+        write(section, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()

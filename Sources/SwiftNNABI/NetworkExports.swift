@@ -166,30 +166,7 @@ func netLossChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMu
                                _ x: In<T>, _ y: UnsafePointer<Int64>?, _ n: Int64, _ d: Int64, _ reg: Double,
                                _ eps: UnsafePointer<Double>?, _ momentum: UnsafePointer<Double>?,
                                _ seed: UInt64) -> Int32 {
-    guarded { () throws(EngineError) in
-        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
-        let spec = plan.spec
-        let n = try size(n, "n", blas: true)
-        guard d == Int64(spec.dims[0]) else {
-            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
-        }
-        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
-        let reg = try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude)
-        let count = plan.parameterSizes.count
-        let params = try PointerTable(params, count: count, name: "params")
-        let grads = y == nil ? nil : try PointerTable(grads, count: count, name: "grads")
-        let running = spec.normalization == .batch
-            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
-        for l in 0..<spec.hiddenCount {
-            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
-            if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
-        }
-        if y == nil { _ = try required(scores, "scores") }
-        let value = try plan.loss(x: try required(x, "x"), y: y, n: n, params: params, grads: grads, running: running,
-                                  scoresOut: scores, reg: reg, norm: NormSettings(eps: eps, momentum: momentum),
-                                  seed: seed)
-        if let loss { loss.pointee = value }
-    }
+    netLossWeightedChecked(net, loss, scores, grads, running, params, x, y, nil, nil, n, d, reg, eps, momentum, seed)
 }
 
 @_cdecl("snn_net_loss_f32")

@@ -74,6 +74,17 @@ final class TrainerHandle {
     }
 }
 
+extension TrainerHandle {
+    /// The trainer as precision T; a trainer of the other precision is refused.
+    func typed<T: Scalar>() throws(EngineError) -> Trainer<T> {
+        switch trainer {
+        case .f32(let f) where T.self == Float.self: return unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        case .f64(let f) where T.self == Double.self: return unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        default: throw EngineError(.badHandle, "trainer was created for the other precision")
+        }
+    }
+}
+
 func trainerCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ dims: UnsafePointer<Int64>?,
                                      _ count: Int64, _ normalization: Int32, _ keep: Double, _ activation: Int32,
                                      _ leak: Double, _ params: Out<T>, _ running: Out<T>, _ state: Out<T>) -> Int32 {
@@ -164,12 +175,7 @@ func trainerSetDataChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer?, _ xTr
                                       _ nTrain: Int64, _ xVal: In<T>, _ yVal: UnsafePointer<Int64>?, _ nVal: Int64,
                                       _ d: Int64, _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
     exclusive(trainer) { (handle: TrainerHandle) throws(EngineError) in
-        let t: Trainer<T>
-        switch handle.trainer {
-        case .f32(let f) where T.self == Float.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        case .f64(let f) where T.self == Double.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        default: throw EngineError(.badHandle, "trainer was created for the other precision")
-        }
+        let t: Trainer<T> = try handle.typed()
         let nTrain = try size(nTrain, "n_train"), nVal = try size(nVal, "n_val"), d = try size(d, "d", blas: true)
         let batch = try size(batch, "batch_size", blas: true), samples = try size(trainSamples, "train_samples")
         _ = try elements(nTrain, d, "x_train"); _ = try elements(nVal, d, "x_val"); _ = try elements(batch, d, "the minibatch")
@@ -315,12 +321,7 @@ func trainerSetDataWeightedChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer
                                               _ tVal: In<T>, _ wVal: In<T>, _ nVal: Int64, _ d: Int64,
                                               _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
     exclusive(trainer) { (handle: TrainerHandle) throws(EngineError) in
-        let t: Trainer<T>
-        switch handle.trainer {
-        case .f32(let f) where T.self == Float.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        case .f64(let f) where T.self == Double.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        default: throw EngineError(.badHandle, "trainer was created for the other precision")
-        }
+        let t: Trainer<T> = try handle.typed()
         let nTrain = try size(nTrain, "n_train"), d = try size(d, "d", blas: true)
         guard nVal >= 0 else { throw EngineError(.badSize, "n_val = \(nVal), expected a size >= 0") }
         let nVal = Int(nVal)

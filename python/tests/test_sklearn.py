@@ -254,3 +254,26 @@ def test_batchnorm_layernorm_dropout_and_leaky_relu_fit(digits):
                   dict(activation="leaky_relu", init="he"), dict(solver="rmsprop"), dict(solver="adagrad", learning_rate_init=0.05)):
         model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=15, random_state=0, **extra).fit(X[:1400], y[:1400])
         assert model.score(X[1400:], y[1400:]) > 0.7, extra
+
+
+def test_warm_start_continues_from_the_fitted_weights(digits):
+    X, y = digits
+    X = X / 16.0
+    settings = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    model = MLPClassifier(warm_start=True, **settings).fit(X, y)
+    first = [c.copy() for c in model.coefs_]
+    curve = list(model.loss_curve_)
+    model.fit(X, y)
+    assert len(model.loss_curve_) == 10 and model.loss_curve_[:5] == curve
+    assert model.loss_curve_[5] < curve[0]   # it went on from the fitted weights, not a new draw
+    assert not np.array_equal(first[0], model.coefs_[0])
+    cold = MLPClassifier(**settings).fit(X, y)
+    cold.fit(X, y)
+    assert len(cold.loss_curve_) == 5
+
+
+def test_verbose_prints_sklearns_lines(digits, capsys):
+    X, y = digits
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, verbose=True, early_stopping=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out and "Validation score: " in out

@@ -1,6 +1,17 @@
 # swiftnn — `make run` trains a network, `make test` runs every test. Both install first.
-PYTHON ?= python3
 SWIFT ?= swift
+
+# The Python everything runs with. An active virtual environment (venv, virtualenv, conda) is
+# used as it is; otherwise the project's own .venv/, created from the `python3` on PATH on first
+# use. Debian's system Python is externally managed (PEP 668) and refuses pip outside an
+# environment, so installing into it is never attempted. PYTHON=... overrides both.
+VENV ?= $(CURDIR)/.venv
+ifneq ($(VIRTUAL_ENV)$(CONDA_PREFIX),)
+PYTHON ?= python3
+else
+PYTHON ?= $(VENV)/bin/python
+endif
+export PYTHON
 
 .PHONY: help run test build deps deps-dev test-swift test-python demo clean
 
@@ -16,14 +27,16 @@ help:
 	@echo "make bench-peers  install the benchmark's peers: jax and torch==2.13.0+cpu"
 
 deps:
-	@scripts/install-deps.sh requirements.txt
+	@VENV=$(VENV) scripts/install-deps.sh requirements.txt
 
 deps-dev:
-	@scripts/install-deps.sh requirements-dev.txt
+	@VENV=$(VENV) scripts/install-deps.sh requirements-dev.txt
 
+# The package is installed in place once; later builds only rebuild the library.
 build:
 	$(SWIFT) build -c release --product swiftnn
-	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+	@$(PYTHON) scripts/installed_here.py || \
+		$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
 
 run: deps build
 	$(PYTHON) -m swiftnn train --out out/train
@@ -53,7 +66,7 @@ clean:
 bench: deps build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
-bench-peers:
+bench-peers: deps
 	$(PYTHON) -m pip install jax "torch==2.13.0+cpu"
 
 # Sanitizers (AddressSanitizer + LeakSanitizer, ThreadSanitizer): scripts/sanitize.sh says what

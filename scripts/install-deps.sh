@@ -3,12 +3,32 @@
 # find it), the Fashion-MNIST dataset package, and the Python requirements. With
 # requirements-dev.txt also Debian's PostgreSQL server, which the search tests start on
 # 127.0.0.1 themselves (no cluster is created or started here).
-# Safe to run again: it installs only what is missing.
+#
+# The requirements go into $PYTHON's environment. When $PYTHON is $VENV/bin/python (the
+# Makefile's choice when no environment is active) and that environment does not exist yet, it
+# is created from the `python3` on PATH — on Debian with python3-venv, installed here when
+# missing — so an externally-managed system Python (PEP 668) is never pip-installed into.
+# Safe to run again: it installs only what is missing (the project environment remembers the
+# requirements it holds, so a second run asks pip nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 req="${1:-requirements.txt}"
+venv="${VENV:-.venv}"
+python="${PYTHON:-$venv/bin/python}"
+make_venv=0
+[ "$python" = "$venv/bin/python" ] && [ ! -x "$python" ] && make_venv=1
+
 apt_packages=(libopenblas-dev pkg-config dataset-fashion-mnist)
+if [ $make_venv -eq 1 ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+    if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+        apt_packages+=(python3-venv)
+    else
+        echo "$(command -v python3) cannot create a virtual environment (no ensurepip/venv); activate" \
+             "an environment of your own, or set PYTHON=/path/to/python" >&2
+        exit 1
+    fi
+fi
 if [ "$(basename "$req")" = "requirements-dev.txt" ]; then
     apt_packages+=(postgresql)
     if ! dpkg -s postgresql >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -34,6 +54,19 @@ if ! command -v swift >/dev/null; then
     exit 1
 fi
 
-python="${PYTHON:-python3}"
-echo "==> pip install -r $req"
+if [ $make_venv -eq 1 ]; then
+    echo "==> python3 -m venv $venv  ($(python3 --version 2>&1) at $(command -v python3))"
+    python3 -m venv "$venv"
+fi
+
+# The requirement files' contents, -r includes too: what the project environment last installed.
+stamp_of() { cat requirements*.txt pyproject.toml | sha256sum | cut -d' ' -f1; }
+stamp="$venv/.swiftnn-$(basename "$req").sha256"
+if [ "$python" = "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(stamp_of)" ]; then
+    exit 0
+fi
+echo "==> pip install -r $req  (into $("$python" -c 'import sys; print(sys.prefix)'))"
 "$python" -m pip install -q --disable-pip-version-check -r "$req" setuptools wheel
+if [ "$python" = "$venv/bin/python" ]; then
+    stamp_of > "$stamp"
+fi

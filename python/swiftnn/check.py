@@ -10,11 +10,16 @@ change.
    training accuracy.
 4. Update/weight ratio: after a few steps, ||update|| / ||W|| of each weight matrix is near 1e-3
    (between 1e-4 and 1e-2 passes).
+
+Built on :mod:`swiftnn.experiment` (data, model, short runs); the command's flags are in
+:mod:`swiftnn.cli.check`.
 """
 import math
 import time
 
 import numpy as np
+
+from .experiment import Diverged, build_model, load_dataset, short_train, solver_options
 
 __all__ = ["run_checks", "initial_loss_check", "regularization_check", "overfit_check", "update_ratio_check"]
 
@@ -39,7 +44,6 @@ def _subset(data, n, seed):
 def initial_loss_check(cfg, data, num_classes, tolerance=0.25):
     """The loss of a fresh network without regularization on up to 1000 training rows, against
     ln(num_classes): passes within tolerance (relative)."""
-    from .experiment import build_model
     np.random.seed(cfg["seed"])
     model = build_model(cfg, data["X_train"].shape[1], num_classes, reg=0.0)
     X, y = _subset(data, 1000, cfg["seed"])
@@ -84,7 +88,6 @@ def regularization_check(cfg, model, batch):
 def overfit_check(cfg, data, num_classes, rows=20, max_iterations=300):
     """Train on `rows` training images without regularization and dropout; pass when the training
     accuracy reaches 100%."""
-    from .experiment import Diverged, short_train
     X, y = _subset(data, rows, cfg["seed"] + 1)
     tiny = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
     try:
@@ -107,7 +110,6 @@ def overfit_check(cfg, data, num_classes, rows=20, max_iterations=300):
 def update_ratio_check(cfg, data, num_classes, steps=50, rows=5000, low=1e-4, high=1e-2):
     """Train `steps` iterations with the configuration; the median ||update|| / ||W|| of the last
     10 steps of every weight matrix must lie in [low, high] (the rule of thumb is about 1e-3)."""
-    from .experiment import build_model, solver_options
     # The Python Solver here: it records each step's update/weight ratios, which the native
     # Trainer (one update over a flat buffer in Swift) does not report.
     from .solver import DivergenceError, Solver
@@ -141,11 +143,10 @@ def update_ratio_check(cfg, data, num_classes, steps=50, rows=5000, low=1e-4, hi
 
 def run_checks(cfg):
     """Run the four checks for the `swiftnn train` settings cfg; print them; 0 if all pass, else 1."""
-    from .cli import _load_data
     from .data import DATASETS
 
     started = time.perf_counter()
-    data, _ = _load_data(dict(cfg), num_test=0)
+    data, _ = load_dataset(dict(cfg), num_test=0)
     num_classes = len(DATASETS[cfg["dataset"]]["classes"])
     print("checking %s, lr %g, reg %g, %s on %s (%d training rows)"
           % ("-".join(map(str, [data["X_train"].shape[1]] + list(cfg["hidden"]) + [num_classes])), cfg["lr"],

@@ -21,8 +21,10 @@ a grace period and run again.
 Output (``--out``): ``results.txt`` and ``results.csv`` (all trials, best first), ``scatter.png``
 (learning rate vs regularization coloured by validation accuracy), ``best.json`` (the best
 trial's settings: ``swiftnn train --config best.json`` reruns it) and ``worker-K.log``.
+
+The trials are :func:`swiftnn.experiment.short_train` runs; the command's flags are in
+:mod:`swiftnn.cli.search`, and :func:`run_search` takes its parsed arguments.
 """
-import argparse
 import csv
 import json
 import math
@@ -35,9 +37,9 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
+from .experiment import Diverged, UsageError, load_dataset, short_train, validate
 
-__all__ = ["add_search_arguments", "run_search", "DivergencePruner", "narrow_space", "edge_warnings",
+__all__ = ["run_search", "DivergencePruner", "narrow_space", "edge_warnings",
            "trial_config", "parse_hidden"]
 
 DEFAULT_HIDDEN = ["256", "512", "512-256", "1024-512"]
@@ -50,47 +52,11 @@ def _optuna():
     try:
         import optuna
     except ImportError:
-        from .cli import UsageError
         raise UsageError("swiftnn search needs Optuna: pip install optuna (or the package's search extra, "
                          "pip install 'swiftnn[search]'; and 'psycopg[binary]' for PostgreSQL)") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
-
-
-def add_search_arguments(s):
-    g = s.add_argument_group("search space (ranges are LOW HIGH)")
-    g.add_argument("--lr", type=float, nargs=2, default=[1e-4, 1e-2], metavar=("LOW", "HIGH"),
-                   help="learning rate, log-uniform")
-    g.add_argument("--reg", type=float, nargs=2, default=[1e-6, 1e-1], metavar=("LOW", "HIGH"),
-                   help="L2 strength, log-uniform")
-    g.add_argument("--weight-scale", type=float, nargs=2, default=[1e-3, 1e-1], metavar=("LOW", "HIGH"),
-                   help="initial weight scale, log-uniform (searched with --init scale)")
-    g.add_argument("--dropout", type=float, nargs=2, default=[0.5, 1.0], metavar=("LOW", "HIGH"),
-                   help="dropout keep probability, uniform")
-    g.add_argument("--hidden", nargs="+", default=DEFAULT_HIDDEN, metavar="SIZES",
-                   help="architectures to choose from, hidden sizes joined by '-'")
-    b = s.add_argument_group("budget")
-    b.add_argument("--coarse-trials", type=int, default=30, metavar="N", help="trials in the coarse stage")
-    b.add_argument("--coarse-epochs", type=int, default=2, metavar="N", help="epochs per coarse trial")
-    b.add_argument("--coarse-train", type=int, default=10000, metavar="N",
-                   help="training rows per coarse trial (the first N of the training rows)")
-    b.add_argument("--fine-trials", type=int, default=12, metavar="N", help="trials in the fine stage (0: none)")
-    b.add_argument("--fine-epochs", type=int, default=8, metavar="N", help="epochs per fine trial, on all training rows")
-    b.add_argument("--explode", type=float, default=3.0, metavar="F",
-                   help="stop a trial whose loss rises above F times its first loss")
-    r = s.add_argument_group("study and output")
-    r.add_argument("--study", default="swiftnn-search", metavar="NAME", help="study name (stages NAME:coarse, NAME:fine)")
-    r.add_argument("--storage", default=None, metavar="URL",
-                   help="Optuna storage: sqlite:///path.db or postgresql://user:pass@host/db "
-                        "(default: sqlite in the output folder)")
-    r.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="worker processes on this machine")
-    r.add_argument("--seed", type=int, default=None, help="sampler seed (default: fresh randomness)")
-    r.add_argument("--out", default="out/search", metavar="DIR", help="output folder")
-    r.add_argument("--no-plots", action="store_true", help="do not write scatter.png")
-    r.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    r.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
 
 # ------------------------------------------------------------------------------------------
@@ -108,7 +74,6 @@ def parse_hidden(text):
 
 
 def _spec(args):
-    from .cli import UsageError, validate
 
     def check_range(key, positive_log):
         lo, hi = getattr(args, key)
@@ -278,7 +243,6 @@ def _with_driver(url):
     """postgresql:// URLs with a PostgreSQL driver that is installed: psycopg (3), SQLAlchemy's
     default, else psycopg2."""
     import importlib.util
-    from .cli import UsageError
     scheme, sep, rest = url.partition("://")
     if scheme not in ("postgresql", "postgres") or not sep:
         return url
@@ -295,7 +259,6 @@ def open_storage(url):
     and run again). Processes that create the tables of a new database at the same moment may
     collide; the loser retries, and finds the tables made."""
     import random
-    from .cli import UsageError
     optuna = _optuna()
     shown = _redact(url)
     driver_url = _with_driver(url)
@@ -395,7 +358,6 @@ class _Interruptible:
 
 def _objective(spec, stage, space, data, report_every, trial_seed_base):
     optuna = _optuna()
-    from .experiment import Diverged, short_train
 
     epochs = spec[stage]["epochs"]
     explode = spec["explode"]
@@ -481,11 +443,9 @@ def _wait_stage(study, budget, timeout):
 
 
 def _stage_data(spec):
-    from .cli import _load_data
-    from .data import DATASETS
     base = spec["base"]
     cfg = dict(base)
-    data, _ = _load_data(cfg, num_test=0)
+    data, _ = load_dataset(cfg, num_test=0)
     coarse = dict(data)
     n = spec["coarse"]["train_rows"]
     coarse["X_train"], coarse["y_train"] = data["X_train"][:n], data["y_train"][:n]
@@ -652,7 +612,6 @@ def _report(spec, studies, out, plots=True):
 # the command
 
 def run_search(args):
-    from .cli import UsageError
     optuna = _optuna()
     out = Path(args.out)
     if args.storage is None:
@@ -751,7 +710,6 @@ def _run_workers(args, storage, spec):
         print("worker %d exited with status %d; the end of %s:\n    %s"
               % (k, code, out / ("worker-%d.log" % k), "\n    ".join(tail)))
     if failed:
-        from .cli import UsageError
         raise UsageError("%d of %d workers failed" % (len(failed), len(procs)))
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from swiftnn.check import (initial_loss_check, overfit_check, regularization_check, update_ratio_check)
-from swiftnn.cli import _load_data, _parse, settings
+from swiftnn.cli import _parse, settings
+from swiftnn.experiment import load_dataset as _load_data
 from test_cli import run
 from test_data import write_learnable_fashion_mnist
 

@@ -11,7 +11,8 @@
  *    until its next failing call. Outputs are unspecified after a failure.
  *  - Labels are int64_t class indices in [0, c).
  *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
- *    which is per thread, and the helper threads (see snn_thread_count). Calls on one
+ *    which is per thread, and the helper threads and their count (see snn_thread_count,
+ *    snn_set_thread_count). Calls on one
  *    network plan or one trainer from several threads run one at a time (each handle has a
  *    lock); calls on different handles run in parallel.
  */
@@ -41,7 +42,8 @@ extern "C" {
 /* The message of this thread's last failing call ("" if none). Never NULL. */
 const char *snn_last_error(void);
 /* The threads the library computes on: OpenBLAS's thread count when the library first needs
- * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU). The library splits
+ * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU), or the count
+ * snn_set_thread_count set since. The library splits
  * GEMMs and long elementwise passes itself on that many threads (helpers wait ~0.2 ms for the
  * next job, yielding the core to other threads, then sleep) and sets the OpenBLAS it links to
  * one thread, for the whole process. */

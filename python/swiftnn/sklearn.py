@@ -61,6 +61,8 @@ def _number(name, value, low=None, high=None, low_open=False, high_open=False, i
 
 
 def _choice(name, value, options):
+    if isinstance(value, np.bool_):
+        value = bool(value)
     if not any(value is o or (isinstance(value, str) and value == o) for o in options):
         raise ValueError("The '%s' parameter must be one of %s, got %r." % (name, ", ".join(map(repr, options)), value))
     return value

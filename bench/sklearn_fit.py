@@ -4,7 +4,8 @@ The same estimator settings for both: hidden_layer_sizes=(512, 256), Adam (lr 1e
 batch_size=128, max_iter epochs (10) with shuffling, the same float32 input (pixels / 255, 60,000
 training and 10,000 test images). Fits alternate (swiftnn, scikit-learn, swiftnn, ...) in one
 process, so that both see the same machine load; each library uses its default threads (both
-use every core). Reports fit seconds and test accuracy per round and the ratio of fit times,
+use every core), or, with --threads N, both run under threadpoolctl.threadpool_limits(N) (which
+limits scikit-learn's OpenBLAS and, through swiftnn's registered controller, swiftnn's engine). Reports fit seconds and test accuracy per round and the ratio of fit times,
 and writes them into their own section of bench/RESULTS.md (--no-write to only print).
 
     PYTHONPATH=python python bench/sklearn_fit.py [--rounds 2] [--epochs 10]
@@ -25,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 
 import sklearn  # noqa: E402
+import threadpoolctl  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
 
@@ -32,6 +34,7 @@ import swiftnn  # noqa: E402
 from swiftnn.data import load_fashion_mnist  # noqa: E402
 from swiftnn.sklearn import MLPClassifier as SwiftMLP  # noqa: E402
 
+THREADS = None   # --threads: a threadpool_limits for both libraries (None: their defaults)
 BEGIN, END = "<!-- bench/sklearn_fit.py: begin -->", "<!-- bench/sklearn_fit.py: end -->"
 
 
@@ -46,7 +49,7 @@ def fit_once(cls, settings, data):
     X_train, y_train, X_test, y_test = data
     model = cls(**settings)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpoolctl.threadpool_limits(THREADS):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
@@ -62,14 +65,17 @@ def machine():
 
 
 def render(rows, settings, where, epochs):
+    threads = ("each library on its default threads (both use every core)" if THREADS is None else
+               "both under threadpoolctl.threadpool_limits(%d) (scikit-learn's OpenBLAS and swiftnn's engine)"
+               % THREADS)
     ratios = [r["sklearn"][0] / r["swiftnn"][0] for r in rows]
     lines = [BEGIN, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier", "",
              "Written by `bench/sklearn_fit.py` (not by `bench/run.py`; rerun it to update this section). "
              "Real Fashion-MNIST (60,000 training / 10,000 test images, pixels / 255, float32), "
              "hidden_layer_sizes=(512, 256), solver='adam', learning_rate_init=%g, alpha=%g, batch_size=%d, "
-             "%d epochs (max_iter), shuffle=True, random_state=0; each library on its default threads. Fits "
-             "alternate in one process, so each pair saw the same machine load."
-             % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs), "",
+             "%d epochs (max_iter), shuffle=True, random_state=0; %s. Fits alternate in one process, so "
+             "each pair saw the same machine load."
+             % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs, threads), "",
              "Machine: " + where + ".", "",
              "| round | swiftnn fit (s) | swiftnn test acc | scikit-learn fit (s) | scikit-learn test acc | "
              "fit-time ratio |", "|---:|---:|---:|---:|---:|---:|"]
@@ -94,13 +100,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=None, help="threadpool_limits for both (default: none)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
     settings = dict(hidden_layer_sizes=(512, 256), solver="adam", learning_rate_init=1e-3, alpha=1e-4,
                     batch_size=128, max_iter=args.epochs, shuffle=True, random_state=0)
     data = load()
-    where = machine()
+    where = machine() + ("" if THREADS is None else "; threadpool_limits(%d)" % THREADS)
     print(where, flush=True)
     rows = []
     for i in range(args.rounds):

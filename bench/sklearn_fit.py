@@ -35,7 +35,13 @@ from swiftnn.data import load_fashion_mnist  # noqa: E402
 from swiftnn.sklearn import MLPClassifier as SwiftMLP  # noqa: E402
 
 THREADS = None   # --threads: a threadpool_limits for both libraries (None: their defaults)
-BEGIN, END = "<!-- bench/sklearn_fit.py: begin -->", "<!-- bench/sklearn_fit.py: end -->"
+
+
+def markers():
+    """The section's markers: one section per thread setting."""
+    key = "default" if THREADS is None else str(THREADS)
+    return ("<!-- bench/sklearn_fit.py threads=%s: begin -->" % key,
+            "<!-- bench/sklearn_fit.py threads=%s: end -->" % key)
 
 
 def load():
@@ -69,7 +75,10 @@ def render(rows, settings, where, epochs):
                "both under threadpoolctl.threadpool_limits(%d) (scikit-learn's OpenBLAS and swiftnn's engine)"
                % THREADS)
     ratios = [r["sklearn"][0] / r["swiftnn"][0] for r in rows]
-    lines = [BEGIN, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier", "",
+    begin, end = markers()
+    title = "default threads" if THREADS is None else "threadpool_limits(%d)" % THREADS
+    lines = [begin, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier, "
+             + title, "",
              "Written by `bench/sklearn_fit.py` (not by `bench/run.py`; rerun it to update this section). "
              "Real Fashion-MNIST (60,000 training / 10,000 test images, pixels / 255, float32), "
              "hidden_layer_sizes=(512, 256), solver='adam', learning_rate_init=%g, alpha=%g, batch_size=%d, "
@@ -85,13 +94,14 @@ def render(rows, settings, where, epochs):
     lines += ["", "Median fit-time ratio: **%.2fx** (target >= 3x); test accuracy %.4f (swiftnn) vs %.4f "
               "(scikit-learn), medians." % (statistics.median(ratios),
                                              statistics.median(r["swiftnn"][1] for r in rows),
-                                             statistics.median(r["sklearn"][1] for r in rows)), END]
+                                             statistics.median(r["sklearn"][1] for r in rows)), end]
     return "\n".join(lines) + "\n"
 
 
 def write(section, path):
     text = path.read_text() if path.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)
+    begin, end = markers()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end) + "\n?", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
 

@@ -85,7 +85,9 @@ def render(rows, settings, where, epochs):
              "%d epochs (max_iter), shuffle=True, random_state=0; %s. Fits alternate in one process, so "
              "each pair saw the same machine load."
              % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs, threads), "",
-             "Machine: " + where + ".", "",
+             "Machine: %s; load average %.1f at the end. A load average above the 2 cores means other "
+             "processes shared them: the ratio, measured side by side, is what to compare, not the seconds."
+             % (where, os.getloadavg()[0]), "",
              "| round | swiftnn fit (s) | swiftnn test acc | scikit-learn fit (s) | scikit-learn test acc | "
              "fit-time ratio |", "|---:|---:|---:|---:|---:|---:|"]
     for i, (r, ratio) in enumerate(zip(rows, ratios), 1):

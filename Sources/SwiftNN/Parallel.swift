@@ -336,7 +336,7 @@ final class Team: @unchecked Sendable {
     private func serve(index: Int) {
         var seen = 0
         while true {
-            seen = waitForJob(after: seen)
+            seen = waitForJob(after: seen, index: index)
             if index > seen & Self.participantMask { continue }
             work(index)
             remaining.subtract(1, ordering: .releasing)
@@ -345,14 +345,16 @@ final class Team: @unchecked Sendable {
 
     private func work(_ index: Int) { if let job { runPiece(job, index) } }
 
-    private func waitForJob(after seen: Int) -> Int {
+    private func waitForJob(after seen: Int, index: Int) -> Int {
         var deadline = monotonicSeconds() + spinSeconds
         var spins = 0
         var exhausted = -1
         while true {
             let now = generation.load(ordering: .acquiring)
             if now != seen { return now }
-            if backgroundOpen.load(ordering: .relaxed) && backgroundSerial.load(ordering: .relaxed) != exhausted {
+            // Helpers past the current thread count take no background work either.
+            if backgroundOpen.load(ordering: .relaxed) && backgroundSerial.load(ordering: .relaxed) != exhausted
+                && index < engineThreads {
                 if let serial = runBackground(jobsSeen: seen) { exhausted = serial }
                 deadline = monotonicSeconds() + spinSeconds
                 continue

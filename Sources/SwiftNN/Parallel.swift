@@ -36,6 +36,9 @@ public func setThreadCount(_ n: Int) throws(EngineError) {
         throw EngineError(.badValue, "threads = \(n), expected 1 ... \(maximumThreadCount) (the online processors, or the start-up thread count if larger)")
     }
     _ = initialThreads
+    // A thread-limit tool (threadpoolctl) that restored OpenBLAS's own count before this call
+    // would leave OpenBLAS threads inside the engine's per-thread GEMM blocks.
+    openblas_set_num_threads(1)
     threadSetting.store(n, ordering: .relaxed)
 }
 

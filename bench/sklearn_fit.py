@@ -8,7 +8,12 @@ use every core), or, with --threads N, both run under threadpoolctl.threadpool_l
 limits scikit-learn's OpenBLAS and, through swiftnn's registered controller, swiftnn's engine). Reports fit seconds and test accuracy per round and the ratio of fit times,
 and writes them into their own section of bench/RESULTS.md (--no-write to only print).
 
-    PYTHONPATH=python python bench/sklearn_fit.py [--rounds 2] [--epochs 10]
+    PYTHONPATH=python python bench/sklearn_fit.py [--rounds 2] [--epochs 10] [--threads N] [--by-epoch]
+
+--by-epoch alternates single epochs instead of whole fits: each library trains by partial_fit
+(one epoch each call: the same shuffled pass, the optimizer state carried on), the two
+libraries' epochs interleaved, so that a machine whose load swings over minutes slows both
+alike. The fit time is then the sum of a library's epochs.
 """
 import argparse
 import os
@@ -34,12 +39,13 @@ import swiftnn  # noqa: E402
 from swiftnn.data import load_fashion_mnist  # noqa: E402
 from swiftnn.sklearn import MLPClassifier as SwiftMLP  # noqa: E402
 
+BY_EPOCH = False   # --by-epoch
 THREADS = None   # --threads: a threadpool_limits for both libraries (None: their defaults)
 
 
 def markers():
     """The section's markers: one section per thread setting."""
-    key = "default" if THREADS is None else str(THREADS)
+    key = ("default" if THREADS is None else str(THREADS)) + (" by-epoch" if BY_EPOCH else "")
     return ("<!-- bench/sklearn_fit.py threads=%s: begin -->" % key,
             "<!-- bench/sklearn_fit.py threads=%s: end -->" % key)
 
@@ -62,6 +68,25 @@ def fit_once(cls, settings, data):
     return seconds, float(model.score(X_test, y_test)), model.n_iter_
 
 
+def fit_by_epochs(settings, data, epochs):
+    """Both libraries, epoch by epoch, alternating which goes first: {name: (seconds, acc, epochs)}."""
+    X_train, y_train, X_test, y_test = data
+    classes = np.unique(y_train)
+    models = {"swiftnn": SwiftMLP(**settings), "sklearn": SklearnMLP(**settings)}
+    seconds = dict.fromkeys(models, 0.0)
+    for epoch in range(epochs):
+        names = list(models) if epoch % 2 == 0 else list(models)[::-1]
+        for name in names:
+            start = time.perf_counter()
+            with warnings.catch_warnings(), threadpoolctl.threadpool_limits(THREADS):
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                models[name].partial_fit(X_train, y_train, classes=classes)
+            seconds[name] += time.perf_counter() - start
+        print("epoch %d: swiftnn %.1f s, scikit-learn %.1f s so far" % (epoch + 1, seconds["swiftnn"],
+                                                                       seconds["sklearn"]), flush=True)
+    return {name: (seconds[name], float(m.score(X_test, y_test)), epochs) for name, m in models.items()}
+
+
 def machine():
     load_avg = os.getloadavg()
     return ("%s, %d CPUs, load average %.1f / %.1f / %.1f at the start; Python %s, scikit-learn %s, NumPy %s, "
@@ -76,15 +101,18 @@ def render(rows, settings, where, epochs):
                % THREADS)
     ratios = [r["sklearn"][0] / r["swiftnn"][0] for r in rows]
     begin, end = markers()
-    title = "default threads" if THREADS is None else "threadpool_limits(%d)" % THREADS
+    title = ("default threads" if THREADS is None else "threadpool_limits(%d)" % THREADS) \
+        + (", epochs interleaved" if BY_EPOCH else "")
     lines = [begin, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier, "
              + title, "",
              "Written by `bench/sklearn_fit.py` (not by `bench/run.py`; rerun it to update this section). "
              "Real Fashion-MNIST (60,000 training / 10,000 test images, pixels / 255, float32), "
              "hidden_layer_sizes=(512, 256), solver='adam', learning_rate_init=%g, alpha=%g, batch_size=%d, "
              "%d epochs (max_iter), shuffle=True, random_state=0; %s. Fits alternate in one process, so "
-             "each pair saw the same machine load."
-             % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs, threads), "",
+             "each pair saw the same machine load.%s"
+             % (settings["learning_rate_init"], settings["alpha"], settings["batch_size"], epochs, threads,
+                " Epochs interleaved (--by-epoch): each library trains by partial_fit, one epoch a call, the "
+                "two libraries' epochs alternating; fit time = the sum of its epochs." if BY_EPOCH else ""), "",
              "Machine: %s; load average %.1f at the end. A load average above the 2 cores means other "
              "processes shared them: the ratio, measured side by side, is what to compare, not the seconds."
              % (where, os.getloadavg()[0]), "",
@@ -113,11 +141,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="threadpool_limits for both (default: none)")
+    ap.add_argument("--by-epoch", action="store_true", help="alternate single epochs (partial_fit), not fits")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md as it is")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args()
-    global THREADS
-    THREADS = args.threads
+    global THREADS, BY_EPOCH
+    THREADS, BY_EPOCH = args.threads, args.by_epoch
     settings = dict(hidden_layer_sizes=(512, 256), solver="adam", learning_rate_init=1e-3, alpha=1e-4,
                     batch_size=128, max_iter=args.epochs, shuffle=True, random_state=0)
     data = load()
@@ -125,6 +154,10 @@ def main():
     print(where, flush=True)
     rows = []
     for i in range(args.rounds):
+        if BY_EPOCH:
+            rows.append(fit_by_epochs(settings, data, args.epochs))
+            print("round %d: %s" % (i + 1, rows[-1]), flush=True)
+            continue
         row = {}
         # The first library alternates between rounds.
         order = [("swiftnn", SwiftMLP), ("sklearn", SklearnMLP)]

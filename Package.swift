@@ -1,33 +1,19 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 import PackageDescription
-import Foundation
 
-// The library is built on the machine that runs it (`pip install` builds it), so release builds
-// target that machine's vector unit when it has AVX2 and FMA (Intel Haswell and later, every
-// AMD Zen): eight float lanes per instruction instead of SSE2's four, which the elementwise
-// loops and the update rules measure at 1.6x. SWIFTNN_PORTABLE=1 builds for any x86-64.
-let hostHasAVX2FMA: Bool = {
-    guard ProcessInfo.processInfo.environment["SWIFTNN_PORTABLE"] == nil,
-          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-    else { return false }
-    let set = Set(flags.split(separator: " ").map(String.init))
-    return set.contains("avx2") && set.contains("fma")
-}()
-
-// Release builds (-O, whole-module by default): exclusivity checks are dropped because
-// the engine works on raw pointers only; overflow traps stay as a safety net.
-let speed: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"] + (hostHasAVX2FMA ? ["-target-cpu", "haswell"] : []),
-                 .when(configuration: .release)),
-]
-
+// No unsafe flags: SwiftPM refuses a package that has them when another package depends on it by
+// version. The speed flags of the library that `make build` and `pip install` build for the
+// machine that runs it (-enforce-exclusivity=unchecked, and -target-cpu when the host has AVX2
+// and FMA) are passed on that command line by scripts/swift-build-flags.sh. The engine is
+// @inlinable, so a Swift package that depends on SwiftNN compiles its loops with its own flags:
+// build it with `-c release` (and `-Xswiftc -target-cpu -Xswiftc native` for the host's vector unit).
 let package = Package(
     name: "swiftnn",
     products: [
         // libswiftnn.so: the C ABI declared in include/swiftnn.h.
         .library(name: "swiftnn", type: .dynamic, targets: ["SwiftNNABI"]),
-        // The engine as a Swift library, for Swift callers.
+        // The Swift API (Network, Optimizer, NetworkTrainer, FashionMNIST), which re-exports the
+        // engine (NetworkSpec, EngineError, the raw-pointer layers).
         .library(name: "SwiftNN", targets: ["SwiftNN"]),
     ],
     targets: [
@@ -36,11 +22,25 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "SwiftNN", dependencies: ["CBLAS"], swiftSettings: speed),
-        .target(name: "SwiftNNABI", dependencies: ["SwiftNN"], swiftSettings: speed),
+        // zlib reads the gzipped idx files of the Fashion-MNIST reader.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The engine: generic loops over raw pointers, the whole-network plan, the native trainer.
+        .target(name: "SwiftNNEngine", dependencies: ["CBLAS"]),
+        // The Swift API over Swift arrays, a module of its own: its Float and Double
+        // specializations call the engine's exported ones across the module boundary, as the C
+        // ABI does (inside the engine's module such calls leave those symbols undefined).
+        .target(name: "SwiftNN", dependencies: ["SwiftNNEngine", "CZlib"]),
+        .target(name: "SwiftNNABI", dependencies: ["SwiftNNEngine"]),
         // The public header as a Clang module, so a test can call the exports as C does.
         .systemLibrary(name: "CSwiftNN", path: "include"),
-        .testTarget(name: "SwiftNNTests", dependencies: ["SwiftNN"]),
+        .testTarget(name: "SwiftNNTests", dependencies: ["SwiftNNEngine"]),
+        // The Swift API as a dependent package sees it: swift-testing, no @testable.
+        .testTarget(name: "SwiftNNAPITests", dependencies: ["SwiftNN"]),
         .testTarget(name: "SwiftNNABITests", dependencies: ["CSwiftNN", "SwiftNNABI"]),
-    ]
+    ],
+    swiftLanguageModes: [.v6]
 )

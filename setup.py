@@ -17,9 +17,11 @@ LIB = "libswiftnn.so"
 
 def build_swift_library():
     if shutil.which("swift") is None:
-        raise SystemExit("swiftnn: the Swift toolchain (`swift`) is not on PATH; install Swift 5.9 "
+        raise SystemExit("swiftnn: the Swift toolchain (`swift`) is not on PATH; install Swift 6.0 "
                          "or later first (see README).")
-    subprocess.check_call(["swift", "build", "-c", "release", "--product", "swiftnn"], cwd=ROOT)
+    # The host's speed flags come from the one script that `make build` uses too.
+    flags = subprocess.check_output(["sh", str(ROOT / "scripts" / "swift-build-flags.sh")], text=True).split()
+    subprocess.check_call(["swift", "build", "-c", "release", "--product", "swiftnn", *flags], cwd=ROOT)
     return ROOT / ".build" / "release" / LIB
 
 

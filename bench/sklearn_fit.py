@@ -18,7 +18,6 @@ alike. The fit time is then the sum of a library's epochs.
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -43,11 +42,13 @@ BY_EPOCH = False   # --by-epoch
 THREADS = None   # --threads: a threadpool_limits for both libraries (None: their defaults)
 
 
-def markers():
-    """The section's markers: one section per thread setting."""
-    key = ("default" if THREADS is None else str(THREADS)) + (" by-epoch" if BY_EPOCH else "")
-    return ("<!-- bench/sklearn_fit.py threads=%s: begin -->" % key,
-            "<!-- bench/sklearn_fit.py threads=%s: end -->" % key)
+SECTION = "scikit-learn estimators (bench/sklearn_fit.py)"   # bench/run.py keeps sections so named
+
+
+def heading():
+    """The section's heading: one section per thread setting and mode."""
+    return "%s: %s%s" % (SECTION, "default threads" if THREADS is None else "threadpool_limits(%d)" % THREADS,
+                         ", epochs interleaved" if BY_EPOCH else "")
 
 
 def load():
@@ -100,12 +101,8 @@ def render(rows, settings, where, epochs):
                "both under threadpoolctl.threadpool_limits(%d) (scikit-learn's OpenBLAS and swiftnn's engine)"
                % THREADS)
     ratios = [r["sklearn"][0] / r["swiftnn"][0] for r in rows]
-    begin, end = markers()
-    title = ("default threads" if THREADS is None else "threadpool_limits(%d)" % THREADS) \
-        + (", epochs interleaved" if BY_EPOCH else "")
-    lines = [begin, "## scikit-learn estimators: swiftnn.sklearn.MLPClassifier vs scikit-learn's MLPClassifier, "
-             + title, "",
-             "Written by `bench/sklearn_fit.py` (not by `bench/run.py`; rerun it to update this section). "
+    lines = ["## " + heading(), "", "swiftnn.sklearn.MLPClassifier against scikit-learn's MLPClassifier. "
+             "Written by `bench/sklearn_fit.py` (bench/run.py keeps this section; rerun sklearn_fit.py to update it). "
              "Real Fashion-MNIST (60,000 training / 10,000 test images, pixels / 255, float32), "
              "hidden_layer_sizes=(512, 256), solver='adam', learning_rate_init=%g, alpha=%g, batch_size=%d, "
              "%d epochs (max_iter), shuffle=True, random_state=0; %s. Fits alternate in one process, so "
@@ -124,16 +121,19 @@ def render(rows, settings, where, epochs):
     lines += ["", "Median fit-time ratio: **%.2fx** (target >= 3x); test accuracy %.4f (swiftnn) vs %.4f "
               "(scikit-learn), medians." % (statistics.median(ratios),
                                              statistics.median(r["swiftnn"][1] for r in rows),
-                                             statistics.median(r["sklearn"][1] for r in rows)), end]
+                                             statistics.median(r["sklearn"][1] for r in rows))]
     return "\n".join(lines) + "\n"
 
 
 def write(section, path):
     text = path.read_text() if path.exists() else ""
-    begin, end = markers()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end) + "\n?", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    parts = ("\n" + text).split("\n## ")
+    head, sections = parts[0].strip("\n"), parts[1:]
+    mine = section.strip("\n")[3:]
+    replaced = [mine if part.splitlines()[0].strip() == heading() else part for part in sections]
+    if mine not in replaced:
+        replaced.append(mine)
+    path.write_text(head + "\n\n" + "\n\n".join("## " + part.strip("\n") for part in replaced) + "\n")
 
 
 def main():

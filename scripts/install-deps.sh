@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what swiftnn needs on Debian: OpenBLAS (with pkg-config, which SwiftPM uses to
-# find it), the Fashion-MNIST dataset package, and the Python requirements. With
+# Installs what swiftnn needs on Debian: OpenBLAS and zlib (with pkg-config, which SwiftPM uses
+# to find them), the Fashion-MNIST dataset package, and the Python requirements. With
 # requirements-dev.txt also Debian's PostgreSQL server, which the search tests start on
 # 127.0.0.1 themselves (no cluster is created or started here).
 #
@@ -19,7 +19,7 @@ python="${PYTHON:-$venv/bin/python}"
 make_venv=0
 [ "$python" = "$venv/bin/python" ] && [ ! -x "$python" ] && make_venv=1
 
-apt_packages=(libopenblas-dev pkg-config dataset-fashion-mnist)
+apt_packages=(libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 if [ $make_venv -eq 1 ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     if [ "$(command -v python3)" = /usr/bin/python3 ]; then
         apt_packages+=(python3-venv)
@@ -50,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v swift >/dev/null; then
-    echo "swiftnn needs the Swift toolchain (5.9 or later) on PATH: https://www.swift.org/install/" >&2
+    echo "swiftnn needs the Swift toolchain (6.0 or later) on PATH: https://www.swift.org/install/" >&2
     exit 1
 fi
 

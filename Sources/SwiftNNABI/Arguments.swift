@@ -1,6 +1,6 @@
 // Checks on what a C caller passes, each throwing a message that names the argument.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 /// A pointer the header does not allow to be NULL.
 @inline(__always)

@@ -2,7 +2,7 @@
 // Each pair of @_cdecl functions forwards to one generic checker that validates the
 // arguments and calls the engine. No math here.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 public typealias In<T> = UnsafePointer<T>?
 public typealias Out<T> = UnsafeMutablePointer<T>?

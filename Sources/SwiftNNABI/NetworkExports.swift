@@ -1,6 +1,6 @@
 // Exports of update rules and whole-network plans.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 /// Reads `snn_update_config` of include/swiftnn.h: six doubles (learning_rate, momentum,
 /// decay_rate, beta1, beta2, epsilon) then int64_t t, each 8 bytes, in that order.

@@ -1,6 +1,6 @@
 // Exports of batch normalization, layer normalization and dropout in both precisions.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 // MARK: batch normalization
 

@@ -1,7 +1,7 @@
 // Live opaque handles. A handle is valid only while registered, so a destroyed, foreign or
 // NULL handle gives SNN_E_HANDLE instead of touching freed memory.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 final class HandleRegistry: @unchecked Sendable {
     private var lock = pthread_mutex_t()

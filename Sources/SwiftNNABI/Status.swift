@@ -1,15 +1,13 @@
 // The one error channel of the C ABI: every export returns SNN_OK or a negative SNN_E_*
 // code and leaves a message for snn_last_error() on the calling thread.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 private let lastErrorKey: pthread_key_t = {
     var key = pthread_key_t()
     pthread_key_create(&key) { free($0) }
     return key
 }()
-
-private let noError = UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
 
 func setLastError(_ message: String) {
     let previous = pthread_getspecific(lastErrorKey)
@@ -31,7 +29,10 @@ func guarded(_ body: () throws(EngineError) -> Void) -> Int32 {
 
 @_cdecl("snn_last_error")
 public func snn_last_error() -> UnsafePointer<CChar> {
-    guard let message = pthread_getspecific(lastErrorKey) else { return noError }
+    guard let message = pthread_getspecific(lastErrorKey) else {
+        // No error yet on this thread: the empty string, a constant of the binary.
+        return UnsafeRawPointer(("" as StaticString).utf8Start).assumingMemoryBound(to: CChar.self)
+    }
     return UnsafePointer(message.assumingMemoryBound(to: CChar.self))
 }
 

@@ -1,7 +1,7 @@
 // Exports of the native trainer. Functions without a precision suffix work on a trainer of
 // either precision; the handle knows which it is.
 import Glibc
-import SwiftNN
+import SwiftNNEngine
 
 /// A trainer of either precision. The precision-free exports switch on it, so every call
 /// reaches a trainer specialized for Float or Double, never a generic one.

@@ -1,5 +1,5 @@
 // Affine, ReLU and the affine–ReLU sandwich: forward values and gradient checks in Double.
-import SwiftNN
+import SwiftNNEngine
 import XCTest
 
 /// out (n, m) = x · w + b through the engine.

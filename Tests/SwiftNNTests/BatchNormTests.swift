@@ -1,7 +1,7 @@
 // Batch normalization: statistics, running averages, test mode, and both backward passes
 // checked against numeric gradients in Double.
 import Foundation
-import SwiftNN
+import SwiftNNEngine
 import XCTest
 
 private let eps = 1e-5

@@ -1,5 +1,5 @@
 // Inverted dropout: the mask, its generator, and the backward pass as a mask product.
-import SwiftNN
+import SwiftNNEngine
 import XCTest
 
 private func dropout(_ x: [Double], keep p: Double, seed: UInt64) -> (out: [Double], mask: [Double]) {

@@ -1,6 +1,6 @@
 // Layer normalization: per-row statistics and gradient checks in Double.
 import Foundation
-import SwiftNN
+import SwiftNNEngine
 import XCTest
 
 private let eps = 1e-5

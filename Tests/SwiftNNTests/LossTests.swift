@@ -1,6 +1,6 @@
 // Softmax and multiclass SVM losses: values, gradient checks in Double, and bad input.
 import Foundation
-import SwiftNN
+import SwiftNNEngine
 import XCTest
 
 private func softmax(_ x: [Double], _ y: [Int64], _ n: Int, _ c: Int) throws(EngineError) -> Double {

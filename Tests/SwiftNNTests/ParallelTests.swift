@@ -2,7 +2,7 @@
 // them and the long elementwise passes.
 import CBLAS
 import Dispatch
-@testable import SwiftNN
+@testable import SwiftNNEngine
 import XCTest
 
 /// Row-major c (m, n) = alpha · op(a) · op(b) + beta · c in Double, one dot product at a time.
@@ -78,7 +78,8 @@ final class ParallelTests: XCTestCase {
     /// and calls from inside a piece: every element is visited exactly once, every time.
     func testEveryPieceRunsOnceWhenCallersCollideOrNest() {
         let count = 1 << 17, callers = 4, rounds = 300
-        let visits = UnsafeMutablePointer<Int32>.allocate(capacity: callers * count)
+        // Each caller writes only its own slice of the counters.
+        nonisolated(unsafe) let visits = UnsafeMutablePointer<Int32>.allocate(capacity: callers * count)
         defer { visits.deallocate() }
         visits.initialize(repeating: 0, count: callers * count)
         DispatchQueue.concurrentPerform(iterations: callers) { caller in
@@ -125,7 +126,7 @@ final class ParallelTests: XCTestCase {
         let visits = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * chunks)
         let elements = UnsafeMutablePointer<Int32>.allocate(capacity: count)
         defer { visits.deallocate(); elements.deallocate() }
-        nonisolated(unsafe) let caller = pthread_self()
+        let caller = pthread_self()
         var onHelpers = 0
         for round in 0..<rounds {
             visits.initialize(repeating: 0, count: 2 * chunks)

@@ -1,6 +1,6 @@
 // The native trainer's resume bookkeeping.
 import XCTest
-@testable import SwiftNN
+@testable import SwiftNNEngine
 
 final class TrainerTests: XCTestCase {
     func testResumingInAStepScheduleMultipliesTheDecayUpAsTheUninterruptedRunDid() throws {

@@ -1,7 +1,7 @@
 // Per-row weights and the squared-error loss: gradient checks in Double through the whole
 // plan, integer weights against repeated rows, the trainer's epoch orders, the thread count.
 import XCTest
-@testable import SwiftNN
+@testable import SwiftNNEngine
 
 final class WeightedLossTests: XCTestCase {
     /// A plan with its parameters in one flat array (canonical order), so that a numeric

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The update rules, numbered as in include/swiftnn.h (SNN_RULE_*).
-public enum UpdateRule: Int32 {
+public enum UpdateRule: Int32, Sendable, Codable {
     case sgd = 0, momentum = 1, nesterov = 2, rmsprop = 3, adam = 4, adagrad = 5
 
     /// How many state buffers of the parameter's size the rule keeps.
@@ -20,7 +20,7 @@ public enum UpdateRule: Int32 {
 
 /// The hyperparameters of a step; each rule reads the ones it needs. `t` is Adam's step
 /// count AFTER this step's increment (the first step uses t = 1).
-public struct UpdateHyperparameters {
+public struct UpdateHyperparameters: Sendable, Equatable {
     public var learningRate: Double
     public var momentum: Double = 0.9
     public var decayRate: Double = 0.99

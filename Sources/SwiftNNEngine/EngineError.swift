@@ -1,7 +1,7 @@
 /// What went wrong, as a status code (the `SNN_E_*` values of include/swiftnn.h) and a
 /// message that names the argument and the expected vs. actual value.
-public struct EngineError: Error, CustomStringConvertible {
-    public enum Status: Int32 {
+public struct EngineError: Error, Equatable, CustomStringConvertible {
+    public enum Status: Int32, Sendable {
         case nullPointer = -1      // SNN_E_NULL
         case badSize = -2          // SNN_E_SIZE: zero, negative or overflowing size
         case shapeMismatch = -3    // SNN_E_SHAPE

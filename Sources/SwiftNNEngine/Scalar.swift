@@ -6,7 +6,7 @@ import Glibc
 /// The element types the engine computes in: `Float` is the fast path, `Double` is what
 /// gradient checks use. Everything generic in the engine is `@inlinable` so that callers
 /// in other modules get code specialized for one of these two, never a generic loop.
-public protocol Scalar: BinaryFloatingPoint, SIMDScalar where RawSignificand: FixedWidthInteger {
+public protocol Scalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable where RawSignificand: FixedWidthInteger {
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     /// A uniform sample in [0, 1) from the high bits of 64 random bits.

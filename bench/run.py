@@ -218,14 +218,14 @@ def child_env(args):
 
 
 # Sections of RESULTS.md that other benchmarks write and a run of this one keeps as they are.
-OTHER_SECTIONS = ("Small calls (bench/overhead.py)",)
+OTHER_SECTIONS = ("Small calls (bench/overhead.py)", "scikit-learn estimators (bench/sklearn_fit.py)")
 
 
 def write_keeping_other_sections(path, text):
     """Writes text to path, keeping at its end the file's OTHER_SECTIONS."""
     if path.exists():
         kept = [part for part in ("\n" + path.read_text()).split("\n## ")[1:]
-                if part.splitlines()[0].strip() in OTHER_SECTIONS]
+                if part.splitlines()[0].strip().startswith(OTHER_SECTIONS)]
         if kept:
             text = text.rstrip("\n") + "\n\n" + "\n\n".join("## " + part.strip("\n") for part in kept) + "\n"
     path.write_text(text)

@@ -11,7 +11,8 @@
  *    until its next failing call. Outputs are unspecified after a failure.
  *  - Labels are int64_t class indices in [0, c).
  *  - Thread-safe and reentrant: no global mutable state besides the error message slot,
- *    which is per thread, and the helper threads (see snn_thread_count). Calls on one
+ *    which is per thread, and the helper threads and their count (see snn_thread_count,
+ *    snn_set_thread_count). Calls on one
  *    network plan or one trainer from several threads run one at a time (each handle has a
  *    lock); calls on different handles run in parallel.
  */
@@ -41,11 +42,19 @@ extern "C" {
 /* The message of this thread's last failing call ("" if none). Never NULL. */
 const char *snn_last_error(void);
 /* The threads the library computes on: OpenBLAS's thread count when the library first needs
- * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU). The library splits
+ * it (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every online CPU), or the count
+ * snn_set_thread_count set since. The library splits
  * GEMMs and long elementwise passes itself on that many threads (helpers wait ~0.2 ms for the
  * next job, yielding the core to other threads, then sleep) and sets the OpenBLAS it links to
  * one thread, for the whole process. */
 int64_t snn_thread_count(void);
+/* Sets the threads the library computes on, from its next job on, to 1 ... snn_max_thread_count()
+ * (threadpoolctl and joblib limit it through swiftnn's registered controller). Results depend on
+ * the count only through how GEMMs are cut into blocks. SNN_E_VALUE outside that range. */
+int32_t snn_set_thread_count(int64_t threads);
+/* The most threads snn_set_thread_count accepts: the online CPUs, or the start-up count if larger,
+ * at most 64. */
+int64_t snn_max_thread_count(void);
 /* The library version, e.g. "0.1.0". */
 const char *snn_version(void);
 
@@ -233,6 +242,26 @@ int32_t snn_net_loss_f64(snn_net *net, double *loss, double *scores, double *con
                          double *const *running, const double *const *params, const double *x,
                          const int64_t *y, int64_t n, int64_t d, double reg, const double *eps,
                          const double *momentum, uint64_t seed);
+/* The output's loss: softmax cross-entropy against labels (the default), or the squared error
+ * 0.5 * sum_j (score_ij - target_ij)^2 per row of an identity output against real targets
+ * (n, dims[L]): regression with one or several outputs. */
+#define SNN_LOSS_SOFTMAX 0
+#define SNN_LOSS_SQUARED 1
+int32_t snn_net_set_loss(snn_net *net, int32_t loss);
+/* snn_net_loss with labels y (softmax) or targets (n, dims[L]) (squared error), at most one of
+ * them non-NULL (both NULL: test mode), and per-row weights (n) (nullable; finite, >= 0, with a
+ * sum > 0): *loss is then the weighted mean sum_i w_i loss_i / sum_i w_i + 0.5*reg*sum(W^2),
+ * so that an integer weight counts as that many copies of the row. */
+int32_t snn_net_loss_weighted_f32(snn_net *net, double *loss, float *scores, float *const *grads,
+                                  float *const *running, const float *const *params, const float *x,
+                                  const int64_t *y, const float *targets, const float *weights,
+                                  int64_t n, int64_t d, double reg, const double *eps,
+                                  const double *momentum, uint64_t seed);
+int32_t snn_net_loss_weighted_f64(snn_net *net, double *loss, double *scores, double *const *grads,
+                                  double *const *running, const double *const *params, const double *x,
+                                  const int64_t *y, const double *targets, const double *weights,
+                                  int64_t n, int64_t d, double reg, const double *eps,
+                                  const double *momentum, uint64_t seed);
 
 /* Test mode for inference in one call: the softmax probabilities (n, classes) of x (n, d)
  * and/or each row's label, the index of its highest score (the first on ties); either output
@@ -310,6 +339,40 @@ int32_t snn_trainer_restore_best(snn_trainer *trainer);
 /* The next step's index and learning rate, and the epochs completed. Outputs nullable. */
 int32_t snn_trainer_state(snn_trainer *trainer, int64_t *iteration, int64_t *epoch,
                           double *learning_rate);
+/* The output's loss (SNN_LOSS_*), before set_data: a squared-error trainer takes targets, and
+ * its checks report R^2 (the uniform average over outputs, as scikit-learn's r2_score) where a
+ * softmax one reports accuracy. */
+int32_t snn_trainer_set_loss(snn_trainer *trainer, int32_t loss);
+/* How minibatches are drawn: SNN_SAMPLE_REPLACEMENT (the default; see above), or an epoch that
+ * visits every training row once in ceil(n_train / batch_size) steps, the last one shorter:
+ * SNN_SAMPLE_SHUFFLED in a new order each epoch (epoch e's permutation: Fisher-Yates, swap k of
+ * position i = n_train-1-k with floor(u * (i+1) / 2^64), u = SplitMix64(SplitMix64(s)[0])[e*n_train + k]),
+ * SNN_SAMPLE_ORDERED in the rows' order. reg_per_weight = 1 divides reg by each minibatch's
+ * weight sum (its row count without weights) at every step: scikit-learn's alpha convention. */
+#define SNN_SAMPLE_REPLACEMENT 0
+#define SNN_SAMPLE_SHUFFLED    1
+#define SNN_SAMPLE_ORDERED     2
+int32_t snn_trainer_set_sampling(snn_trainer *trainer, int32_t order, int32_t reg_per_weight);
+/* Updates made before the current data were bound (training continued on new data, as
+ * scikit-learn's partial_fit): Adam's step count t continues from there. */
+int32_t snn_trainer_set_updates_before(snn_trainer *trainer, int64_t updates);
+/* snn_trainer_set_data with labels (softmax: y_train, y_val) or targets (squared error: t_train
+ * (n_train, outputs), t_val (n_val, outputs)), the other pair NULL, and per-row weights w_train
+ * (n_train), w_val (n_val) (nullable; finite, >= 0): steps minimize the weighted mean loss and
+ * the checks report the weighted accuracy or R^2. n_val may be 0 (no validation rows: x_val,
+ * y_val, t_val and w_val are then nullable, and snn_trainer_evaluate reports 0 for them). */
+int32_t snn_trainer_set_data_weighted_f32(snn_trainer *trainer, const float *x_train,
+                                          const int64_t *y_train, const float *t_train,
+                                          const float *w_train, int64_t n_train, const float *x_val,
+                                          const int64_t *y_val, const float *t_val, const float *w_val,
+                                          int64_t n_val, int64_t d, int64_t batch_size,
+                                          int64_t train_samples, uint64_t seed);
+int32_t snn_trainer_set_data_weighted_f64(snn_trainer *trainer, const double *x_train,
+                                          const int64_t *y_train, const double *t_train,
+                                          const double *w_train, int64_t n_train, const double *x_val,
+                                          const int64_t *y_val, const double *t_val, const double *w_val,
+                                          int64_t n_val, int64_t d, int64_t batch_size,
+                                          int64_t train_samples, uint64_t seed);
 
 #ifdef __cplusplus
 }

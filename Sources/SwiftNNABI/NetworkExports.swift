@@ -166,30 +166,7 @@ func netLossChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMu
                                _ x: In<T>, _ y: UnsafePointer<Int64>?, _ n: Int64, _ d: Int64, _ reg: Double,
                                _ eps: UnsafePointer<Double>?, _ momentum: UnsafePointer<Double>?,
                                _ seed: UInt64) -> Int32 {
-    guarded { () throws(EngineError) in
-        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
-        let spec = plan.spec
-        let n = try size(n, "n", blas: true)
-        guard d == Int64(spec.dims[0]) else {
-            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
-        }
-        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
-        let reg = try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude)
-        let count = plan.parameterSizes.count
-        let params = try PointerTable(params, count: count, name: "params")
-        let grads = y == nil ? nil : try PointerTable(grads, count: count, name: "grads")
-        let running = spec.normalization == .batch
-            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
-        for l in 0..<spec.hiddenCount {
-            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
-            if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
-        }
-        if y == nil { _ = try required(scores, "scores") }
-        let value = try plan.loss(x: try required(x, "x"), y: y, n: n, params: params, grads: grads, running: running,
-                                  scoresOut: scores, reg: reg, norm: NormSettings(eps: eps, momentum: momentum),
-                                  seed: seed)
-        if let loss { loss.pointee = value }
-    }
+    netLossWeightedChecked(net, loss, scores, grads, running, params, x, y, nil, nil, n, d, reg, eps, momentum, seed)
 }
 
 @_cdecl("snn_net_loss_f32")
@@ -251,4 +228,78 @@ public func snn_net_predict_f64(_ net: UnsafeMutableRawPointer?, _ probabilities
                                 _ params: Table<Double>, _ x: In<Double>, _ n: Int64, _ d: Int64,
                                 _ eps: UnsafePointer<Double>?) -> Int32 {
     netPredictChecked(net, probabilities, labels, running, params, x, n, d, eps)
+}
+
+func lossKind(_ loss: Int32) throws(EngineError) -> LossKind {
+    guard let kind = LossKind(rawValue: loss) else {
+        throw EngineError(.badValue, "loss = \(loss), expected SNN_LOSS_SOFTMAX (0) or SNN_LOSS_SQUARED (1)")
+    }
+    return kind
+}
+
+@_cdecl("snn_net_set_loss")
+public func snn_net_set_loss(_ net: UnsafeMutableRawPointer?, _ loss: Int32) -> Int32 {
+    guarded { () throws(EngineError) in
+        let kind = try lossKind(loss)
+        if let plan = try? handles.lookup(net, as: NetworkPlan<Float>.self, "net") {
+            plan.setLoss(kind)
+        } else {
+            try handles.lookup(net, as: NetworkPlan<Double>.self, "net").setLoss(kind)
+        }
+    }
+}
+
+func netLossWeightedChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,
+                                       _ scores: Out<T>, _ grads: Table<T>, _ running: Table<T>, _ params: Table<T>,
+                                       _ x: In<T>, _ y: UnsafePointer<Int64>?, _ targets: In<T>, _ weights: In<T>,
+                                       _ n: Int64, _ d: Int64, _ reg: Double, _ eps: UnsafePointer<Double>?,
+                                       _ momentum: UnsafePointer<Double>?, _ seed: UInt64) -> Int32 {
+    guarded { () throws(EngineError) in
+        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
+        let spec = plan.spec
+        let n = try size(n, "n", blas: true)
+        guard d == Int64(spec.dims[0]) else {
+            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
+        }
+        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
+        let reg = try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude)
+        let count = plan.parameterSizes.count
+        let params = try PointerTable(params, count: count, name: "params")
+        let train = y != nil || targets != nil
+        let grads = train ? try PointerTable(grads, count: count, name: "grads") : nil
+        let running = spec.normalization == .batch
+            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
+        for l in 0..<spec.hiddenCount {
+            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
+            if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
+        }
+        if !train { _ = try required(scores, "scores") }
+        if y != nil && targets != nil { throw EngineError(.badValue, "both y and targets are given; pass one") }
+        let value = try plan.loss(x: try required(x, "x"), y: y, n: n, params: params, grads: grads, running: running,
+                                  scoresOut: scores, reg: reg, norm: NormSettings(eps: eps, momentum: momentum),
+                                  seed: seed, targets: targets, weights: train ? weights : nil)
+        if let loss { loss.pointee = value }
+    }
+}
+
+@_cdecl("snn_net_loss_weighted_f32")
+public func snn_net_loss_weighted_f32(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,
+                                      _ scores: Out<Float>, _ grads: Table<Float>, _ running: Table<Float>,
+                                      _ params: Table<Float>, _ x: In<Float>, _ y: UnsafePointer<Int64>?,
+                                      _ targets: In<Float>, _ weights: In<Float>, _ n: Int64, _ d: Int64,
+                                      _ reg: Double, _ eps: UnsafePointer<Double>?,
+                                      _ momentum: UnsafePointer<Double>?, _ seed: UInt64) -> Int32 {
+    netLossWeightedChecked(net, loss, scores, grads, running, params, x, y, targets, weights, n, d, reg, eps,
+                           momentum, seed)
+}
+
+@_cdecl("snn_net_loss_weighted_f64")
+public func snn_net_loss_weighted_f64(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,
+                                      _ scores: Out<Double>, _ grads: Table<Double>, _ running: Table<Double>,
+                                      _ params: Table<Double>, _ x: In<Double>, _ y: UnsafePointer<Int64>?,
+                                      _ targets: In<Double>, _ weights: In<Double>, _ n: Int64, _ d: Int64,
+                                      _ reg: Double, _ eps: UnsafePointer<Double>?,
+                                      _ momentum: UnsafePointer<Double>?, _ seed: UInt64) -> Int32 {
+    netLossWeightedChecked(net, loss, scores, grads, running, params, x, y, targets, weights, n, d, reg, eps,
+                           momentum, seed)
 }

@@ -44,3 +44,16 @@ public func snn_thread_count() -> Int64 { Int64(threadCount) }
 public func snn_version() -> UnsafePointer<CChar> {
     UnsafeRawPointer(swiftnnVersion.utf8Start).assumingMemoryBound(to: CChar.self)
 }
+
+@_cdecl("snn_set_thread_count")
+public func snn_set_thread_count(_ threads: Int64) -> Int32 {
+    guarded { () throws(EngineError) in
+        guard threads >= 1 && threads <= Int64(maximumThreadCount) else {
+            throw EngineError(.badValue, "threads = \(threads), expected 1 ... \(maximumThreadCount)")
+        }
+        try setThreadCount(Int(threads))
+    }
+}
+
+@_cdecl("snn_max_thread_count")
+public func snn_max_thread_count() -> Int64 { Int64(maximumThreadCount) }

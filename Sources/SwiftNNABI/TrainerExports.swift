@@ -74,6 +74,17 @@ final class TrainerHandle {
     }
 }
 
+extension TrainerHandle {
+    /// The trainer as precision T; a trainer of the other precision is refused.
+    func typed<T: Scalar>() throws(EngineError) -> Trainer<T> {
+        switch trainer {
+        case .f32(let f) where T.self == Float.self: return unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        case .f64(let f) where T.self == Double.self: return unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
+        default: throw EngineError(.badHandle, "trainer was created for the other precision")
+        }
+    }
+}
+
 func trainerCreateChecked<T: Scalar>(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ dims: UnsafePointer<Int64>?,
                                      _ count: Int64, _ normalization: Int32, _ keep: Double, _ activation: Int32,
                                      _ leak: Double, _ params: Out<T>, _ running: Out<T>, _ state: Out<T>) -> Int32 {
@@ -164,12 +175,7 @@ func trainerSetDataChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer?, _ xTr
                                       _ nTrain: Int64, _ xVal: In<T>, _ yVal: UnsafePointer<Int64>?, _ nVal: Int64,
                                       _ d: Int64, _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
     exclusive(trainer) { (handle: TrainerHandle) throws(EngineError) in
-        let t: Trainer<T>
-        switch handle.trainer {
-        case .f32(let f) where T.self == Float.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        case .f64(let f) where T.self == Double.self: t = unsafeDowncast(f as AnyObject, to: Trainer<T>.self)
-        default: throw EngineError(.badHandle, "trainer was created for the other precision")
-        }
+        let t: Trainer<T> = try handle.typed()
         let nTrain = try size(nTrain, "n_train"), nVal = try size(nVal, "n_val"), d = try size(d, "d", blas: true)
         let batch = try size(batch, "batch_size", blas: true), samples = try size(trainSamples, "train_samples")
         _ = try elements(nTrain, d, "x_train"); _ = try elements(nVal, d, "x_val"); _ = try elements(batch, d, "the minibatch")
@@ -256,4 +262,100 @@ public func snn_trainer_set_progress(_ trainer: UnsafeMutableRawPointer?, _ iter
         let best = try hyperparameter(bestValAcc, "best_val_acc", low: -1, high: 1)
         t.setProgress(iteration: Int(iteration), epoch: Int(epoch), best: best)
     }
+}
+
+extension TrainerHandle {
+    func setLoss(_ kind: LossKind) {
+        switch trainer {
+        case .f32(let t): t.plan.setLoss(kind)
+        case .f64(let t): t.plan.setLoss(kind)
+        }
+    }
+
+    func setSampling(_ sampling: Sampling, regPerWeight: Bool) {
+        switch trainer {
+        case .f32(let t): t.setSampling(sampling, regPerWeight: regPerWeight)
+        case .f64(let t): t.setSampling(sampling, regPerWeight: regPerWeight)
+        }
+    }
+
+    func setUpdatesBefore(_ count: Int) {
+        switch trainer {
+        case .f32(let t): t.updatesBefore = count
+        case .f64(let t): t.updatesBefore = count
+        }
+    }
+}
+
+@_cdecl("snn_trainer_set_loss")
+public func snn_trainer_set_loss(_ trainer: UnsafeMutableRawPointer?, _ loss: Int32) -> Int32 {
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in t.setLoss(try lossKind(loss)) }
+}
+
+@_cdecl("snn_trainer_set_sampling")
+public func snn_trainer_set_sampling(_ trainer: UnsafeMutableRawPointer?, _ order: Int32, _ regPerWeight: Int32) -> Int32 {
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
+        guard let sampling = Sampling(rawValue: order) else {
+            throw EngineError(.badValue, "order = \(order), expected SNN_SAMPLE_REPLACEMENT (0), SNN_SAMPLE_SHUFFLED (1) or SNN_SAMPLE_ORDERED (2)")
+        }
+        guard regPerWeight == 0 || regPerWeight == 1 else {
+            throw EngineError(.badValue, "reg_per_weight = \(regPerWeight), expected 0 or 1")
+        }
+        t.setSampling(sampling, regPerWeight: regPerWeight == 1)
+    }
+}
+
+@_cdecl("snn_trainer_set_updates_before")
+public func snn_trainer_set_updates_before(_ trainer: UnsafeMutableRawPointer?, _ updates: Int64) -> Int32 {
+    exclusive(trainer) { (t: TrainerHandle) throws(EngineError) in
+        guard updates >= 0 && updates < Int64(1) << 62 else {
+            throw EngineError(.badValue, "updates = \(updates), expected a count in [0, 2^62)")
+        }
+        t.setUpdatesBefore(Int(updates))
+    }
+}
+
+func trainerSetDataWeightedChecked<T: Scalar>(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<T>,
+                                              _ yTrain: UnsafePointer<Int64>?, _ tTrain: In<T>, _ wTrain: In<T>,
+                                              _ nTrain: Int64, _ xVal: In<T>, _ yVal: UnsafePointer<Int64>?,
+                                              _ tVal: In<T>, _ wVal: In<T>, _ nVal: Int64, _ d: Int64,
+                                              _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    exclusive(trainer) { (handle: TrainerHandle) throws(EngineError) in
+        let t: Trainer<T> = try handle.typed()
+        let nTrain = try size(nTrain, "n_train"), d = try size(d, "d", blas: true)
+        guard nVal >= 0 else { throw EngineError(.badSize, "n_val = \(nVal), expected a size >= 0") }
+        let nVal = Int(nVal)
+        let batch = try size(batch, "batch_size", blas: true), samples = try size(trainSamples, "train_samples")
+        _ = try elements(nTrain, d, "x_train"); _ = try elements(nVal, d, "x_val"); _ = try elements(batch, d, "the minibatch")
+        let outputs = t.plan.spec.classes
+        _ = try elements(nTrain, outputs, "t_train"); _ = try elements(batch, outputs, "the minibatch targets")
+        let xTrain = try required(xTrain, "x_train")
+        // No validation rows: the pointers are never read, so any valid address will do.
+        let xVal = nVal == 0 ? xVal ?? xTrain : try required(xVal, "x_val")
+        let yVal = nVal == 0 && yTrain != nil ? yVal ?? yTrain : yVal
+        let tVal = nVal == 0 && tTrain != nil ? tVal ?? tTrain : tVal
+        try t.setData(xTrain: xTrain, yTrain: yTrain, nTrain: nTrain, xVal: xVal, yVal: yVal, nVal: nVal, d: d,
+                      batch: batch, trainSamples: samples, seed: seed, tTrain: tTrain, tVal: tVal,
+                      wTrain: wTrain, wVal: nVal == 0 ? nil : wVal)
+    }
+}
+
+@_cdecl("snn_trainer_set_data_weighted_f32")
+public func snn_trainer_set_data_weighted_f32(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<Float>,
+                                              _ yTrain: UnsafePointer<Int64>?, _ tTrain: In<Float>, _ wTrain: In<Float>,
+                                              _ nTrain: Int64, _ xVal: In<Float>, _ yVal: UnsafePointer<Int64>?,
+                                              _ tVal: In<Float>, _ wVal: In<Float>, _ nVal: Int64, _ d: Int64,
+                                              _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    trainerSetDataWeightedChecked(trainer, xTrain, yTrain, tTrain, wTrain, nTrain, xVal, yVal, tVal, wVal, nVal, d,
+                                  batch, trainSamples, seed)
+}
+
+@_cdecl("snn_trainer_set_data_weighted_f64")
+public func snn_trainer_set_data_weighted_f64(_ trainer: UnsafeMutableRawPointer?, _ xTrain: In<Double>,
+                                              _ yTrain: UnsafePointer<Int64>?, _ tTrain: In<Double>, _ wTrain: In<Double>,
+                                              _ nTrain: Int64, _ xVal: In<Double>, _ yVal: UnsafePointer<Int64>?,
+                                              _ tVal: In<Double>, _ wVal: In<Double>, _ nVal: Int64, _ d: Int64,
+                                              _ batch: Int64, _ trainSamples: Int64, _ seed: UInt64) -> Int32 {
+    trainerSetDataWeightedChecked(trainer, xTrain, yTrain, tTrain, wTrain, nTrain, xVal, yVal, tVal, wVal, nVal, d,
+                                  batch, trainSamples, seed)
 }

@@ -1,4 +1,6 @@
-// Classification losses over scores x (n, c) and integer labels y (n), averaged over n.
+// Losses over scores x (n, c): classification against integer labels y (n), regression against
+// targets (n, c). Averaged over n, or, with per-row weights w (n), the weighted mean
+// Σ w_i·loss_i / Σ w_i, so that an integer weight counts as that many copies of the row.
 
 /// Throws unless every label is in [0, c).
 @inlinable
@@ -15,34 +17,82 @@ func checkFinite(loss: Double, _ what: String) throws(EngineError) {
     }
 }
 
-/// Returns the mean cross-entropy of softmax(x) against y; dx (n, c) = d loss / d x unless nil.
+/// Throws unless every weight is finite and >= 0 and their sum is > 0 and finite; returns 1 / Σw.
+@inlinable
+public func inverseWeightSum<T: Scalar>(_ w: UnsafePointer<T>, n: Int, name: String = "weights") throws(EngineError) -> T {
+    var sum = 0.0
+    for i in 0..<n {
+        let v = Double(w[i])
+        if !(v.isFinite && v >= 0) {
+            throw EngineError(.badValue, "\(name)[\(i)] = \(v), expected a finite weight >= 0")
+        }
+        sum += v
+    }
+    guard sum > 0, T(sum).isFinite, (1 / T(sum)) > 0 else {
+        throw EngineError(.badValue, "the \(n) \(name) sum to \(sum), expected a sum > 0 that \(T.self) can hold")
+    }
+    return 1 / T(sum)
+}
+
+/// Returns the mean cross-entropy of softmax(x) against y (the weighted mean with weights w);
+/// dx (n, c) = d loss / d x unless nil.
 /// Each row is shifted by its maximum first, so any finite scores give a finite loss.
 /// dx may be x itself: the scores become their gradient in place.
 @inlinable
 public func softmaxLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointer<T>,
-                                   y: UnsafePointer<Int64>, n: Int, c: Int) throws(EngineError) -> Double {
+                                   y: UnsafePointer<Int64>, n: Int, c: Int,
+                                   weights w: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
     try checkLabels(y, n: n, c: c)
-    let invN = 1 / T(n)
+    let invN = try w.map { w throws(EngineError) in try inverseWeightSum(w, n: n) } ?? 1 / T(n)
     var total = 0.0
     for i in 0..<n {
         let row = x + i * c
         var top = row[0]
         for j in 1..<c where row[j] > top { top = row[j] }
         let correct = row[Int(y[i])] - top  // read before dx, which may alias x, overwrites it
+        let rowScale = w.map { invN * $0[i] } ?? invN
         var z: T = 0
         if let dx {
             let g = dx + i * c
             for j in 0..<c { g[j] = T.exp(row[j] - top); z += g[j] }
-            let scale = invN / z
+            let scale = rowScale / z
             for j in 0..<c { g[j] *= scale }
-            g[Int(y[i])] -= invN
+            g[Int(y[i])] -= rowScale
         } else {
             for j in 0..<c { z += T.exp(row[j] - top) }
         }
-        total += Double(T.log(z) - correct)
+        let rowLoss = Double(T.log(z) - correct)
+        total += w.map { Double($0[i]) * rowLoss } ?? rowLoss
     }
-    let loss = total / Double(n)
+    let loss = w == nil ? total / Double(n) : total * Double(invN)
     try checkFinite(loss: loss, "the softmax loss")
+    return loss
+}
+
+/// Returns the mean over rows of ½·Σ_j (x_ij − t_ij)² against targets t (n, c) (the weighted
+/// mean with weights w): the squared error of an identity output; dx (n, c) = d loss / d x
+/// unless nil. dx may be x itself.
+@inlinable
+public func squaredLoss<T: Scalar>(dx: UnsafeMutablePointer<T>?, x: UnsafePointer<T>,
+                                   targets t: UnsafePointer<T>, n: Int, c: Int,
+                                   weights w: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
+    let invN = try w.map { w throws(EngineError) in try inverseWeightSum(w, n: n) } ?? 1 / T(n)
+    var total = 0.0
+    for i in 0..<n {
+        let row = x + i * c, target = t + i * c
+        let rowScale = w.map { invN * $0[i] } ?? invN
+        var rowLoss = 0.0
+        for j in 0..<c {
+            let diff = row[j] - target[j]
+            rowLoss += Double(diff) * Double(diff)
+            dx?[i * c + j] = rowScale * diff
+        }
+        total += 0.5 * (w.map { Double($0[i]) * rowLoss } ?? rowLoss)
+    }
+    let loss = w == nil ? total / Double(n) : total * Double(invN)
+    if !loss.isFinite {
+        throw EngineError(.nonFinite, "the squared error is \(loss): the scores x or the targets contain NaN or Inf, or are too large")
+    }
     return loss
 }
 

@@ -1,5 +1,5 @@
 // A whole fully connected network run as one plan:
-//   {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax
+//   {affine - [batchnorm|layernorm] - relu|leaky relu - [dropout]} x (L-1) - affine - softmax|identity
 // forward, loss, backward and L2 regularization in one call, over a workspace that is
 // allocated once and reused while the batch size stays within its capacity.
 #if canImport(Glibc)
@@ -14,6 +14,15 @@ public enum Activation: Int32, Sendable, Codable {
     case relu = 0, leakyRelu = 1
 }
 
+/// The loss at the output, numbered as in include/swiftnn.h (SNN_LOSS_*).
+public enum LossKind: Int32, Sendable, Codable {
+    /// Softmax cross-entropy against integer labels (classification).
+    case softmax = 0
+    /// ½·Σ (score − target)² per row against real targets (n, outputs): an identity output
+    /// (regression, one or several outputs).
+    case squared = 1
+}
+
 /// The shape of a network: `dims` = [input, hidden..., classes].
 public struct NetworkSpec: Sendable, Equatable {
     public var dims: [Int]
@@ -23,6 +32,8 @@ public struct NetworkSpec: Sendable, Equatable {
     public var activation: Activation
     /// The slope of leaky ReLU for negative inputs.
     public var leak: Double
+    /// The output's loss; `classes` is the number of outputs of a squared-error network.
+    public var loss: LossKind = .softmax
 
     public init(dims: [Int], normalization: Normalization = .none, keep: Double = 1,
                 activation: Activation = .relu, leak: Double = 0.01) throws(EngineError) {
@@ -73,7 +84,7 @@ public struct NetworkSpec: Sendable, Equatable {
 }
 
 extension NetworkSpec: Codable {
-    private enum CodingKeys: String, CodingKey { case dims, normalization, keep, activation, leak }
+    private enum CodingKeys: String, CodingKey { case dims, normalization, keep, activation, leak, loss }
 
     /// Decodes a spec and checks it as `init(dims:...)` does: a decoded network is never one the
     /// engine would refuse.
@@ -86,6 +97,8 @@ extension NetworkSpec: Codable {
                             activation: c.decode(Activation.self, forKey: .activation),
                             leak: c.decode(Double.self, forKey: .leak))
         }
+        // Encodings from before the loss could be chosen are softmax networks.
+        loss = try c.decodeIfPresent(LossKind.self, forKey: .loss) ?? .softmax
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -95,6 +108,7 @@ extension NetworkSpec: Codable {
         try c.encode(keep, forKey: .keep)
         try c.encode(activation, forKey: .activation)
         try c.encode(leak, forKey: .leak)
+        try c.encode(loss, forKey: .loss)
     }
 }
 
@@ -214,7 +228,7 @@ func addWeightDecay<T: Scalar>(dw: UnsafeMutablePointer<T>, w: UnsafePointer<T>,
 }
 
 public final class NetworkPlan<T: Scalar> {
-    public let spec: NetworkSpec
+    public private(set) var spec: NetworkSpec
     public let parameterSizes: [Int]
     private var capacity = 0
     private var rows = 0
@@ -241,7 +255,7 @@ public final class NetworkPlan<T: Scalar> {
         self.parameterSizes = spec.parameterSizes
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
-        blockSquares = .allocate(capacity: spec.layerCount * engineThreads)
+        blockSquares = .allocate(capacity: spec.layerCount * maximumThreadCount)
     }
 
     deinit {
@@ -252,6 +266,13 @@ public final class NetworkPlan<T: Scalar> {
     }
 
     private var dropout: Bool { spec.keep < 1 }
+
+    /// Sets the output's loss (the workspace does not depend on it).
+    public func setLoss(_ loss: LossKind) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        spec.loss = loss
+    }
 
     /// Lays the workspace out for n rows, growing the allocation only when n exceeds it.
     private func reserve(rows n: Int) throws(EngineError) {
@@ -304,10 +325,11 @@ public final class NetworkPlan<T: Scalar> {
 
     /// Runs the network on x (n, D).
     ///
-    /// With labels y (n): train mode (batch statistics, running statistics updated, dropout on);
-    /// returns the mean softmax loss plus 0.5·reg·ΣW² and writes every gradient to `grads`
-    /// (same order and sizes as `params`). Without y: test mode; writes the scores (n, C) to
-    /// `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
+    /// With labels y (n), or with targets (n, C) for a squared-error network: train mode (batch
+    /// statistics, running statistics updated, dropout on); returns the mean loss (the weighted
+    /// mean Σ w_i·loss_i / Σ w_i with per-row `weights` (n)) plus 0.5·reg·ΣW² and writes every
+    /// gradient to `grads` (same order and sizes as `params`). Without y and targets: test mode;
+    /// writes the scores (n, C) to `scoresOut` and returns 0. `running` holds mean1, var1, mean2, var2, ... for batchnorm.
     /// On a throw the running statistics are as they were before the call (and, with
     /// `fusedSGD`, the weights too).
     ///
@@ -332,12 +354,13 @@ public final class NetworkPlan<T: Scalar> {
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                     seed: UInt64, fusedSGD: Double? = nil, fused: FusedUpdate<T>? = nil) throws(EngineError) -> Double {
+                     seed: UInt64, fusedSGD: Double? = nil, fused: FusedUpdate<T>? = nil,
+                     targets: UnsafePointer<T>? = nil, weights: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try unlockedLoss(x: x, y: y, n: n, params: params, grads: grads, running: running,
                                 scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD,
-                                fused: fused)
+                                fused: fused, targets: targets, weights: weights)
     }
 
     /// Test mode for inference in one call: the softmax probabilities (n, C) of x and/or the
@@ -376,9 +399,18 @@ public final class NetworkPlan<T: Scalar> {
     func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                       params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                       scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                      seed: UInt64, fusedSGD: Double? = nil, fused update: FusedUpdate<T>? = nil) throws(EngineError) -> Double {
-        let train = y != nil
+                      seed: UInt64, fusedSGD: Double? = nil, fused update: FusedUpdate<T>? = nil,
+                      targets: UnsafePointer<T>? = nil, weights: UnsafePointer<T>? = nil) throws(EngineError) -> Double {
+        let train = y != nil || targets != nil
+        switch spec.loss {
+        case .softmax where targets != nil:
+            throw EngineError(.badValue, "targets were given but the network's loss is softmax, which takes labels y")
+        case .squared where y != nil:
+            throw EngineError(.badValue, "labels y were given but the network's loss is the squared error, which takes targets")
+        default: break
+        }
         if let y { try checkLabels(y, n: n, c: spec.classes) }
+        if train, let weights { _ = try inverseWeightSum(weights, n: n) }
         if spec.normalization == .batch && running == nil {
             throw EngineError(.nullPointer, "running is NULL but the network uses batchnorm")
         }
@@ -433,14 +465,19 @@ public final class NetworkPlan<T: Scalar> {
         }
         affineForward(out: scores, x: input, w: params[2 * (L - 1)], b: params[2 * (L - 1) + 1],
                       n: n, d: dims[L - 1], m: dims[L])
-        guard let y, let grads else {
+        guard train, let grads else {
             scoresOut?.update(from: scores, count: n * spec.classes)
             return 0
         }
         // Loss and backward; scores becomes d loss / d scores in place.
         var loss: Double
         do {
-            loss = try softmaxLoss(dx: scores, x: scores, y: y, n: n, c: spec.classes)
+            if let y {
+                loss = try softmaxLoss(dx: scores, x: scores, y: y, n: n, c: spec.classes, weights: weights)
+            } else {
+                loss = try squaredLoss(dx: scores, x: scores, targets: targets.unsafelyUnwrapped, n: n,
+                                       c: spec.classes, weights: weights)
+            }
         } catch {
             if let running { restoreRunning(running) }
             throw error
@@ -458,7 +495,7 @@ public final class NetworkPlan<T: Scalar> {
         func weightGradient(_ l: Int) -> UnsafeMutablePointer<T> { fused == nil ? grads[2 * l] : params[2 * l] }
         let dwScale = fused ?? (alpha: 1, beta: 0)
         // Σ W² per dW block (fixed by the shape and the thread count), summed in order at the end.
-        blockSquares.update(repeating: 0, count: L * engineThreads)
+        blockSquares.update(repeating: 0, count: L * maximumThreadCount)
         /// Steps layer l's bias, and gamma and beta when normalized, under `update`.
         func updateSmall(_ l: Int) {
             guard let update else { return }
@@ -476,7 +513,7 @@ public final class NetworkPlan<T: Scalar> {
                                n: n, d: dims[l], m: dims[l + 1], dwScale: (1, 0),
                                dwEpilogue: StepBlocks(update: update, index: 2 * l, w: params[2 * l], dw: grads[2 * l],
                                                       width: dims[l + 1], r: T(reg), squares: squaresInBackward,
-                                                      sums: blockSquares + l * engineThreads))
+                                                      sums: blockSquares + l * maximumThreadCount))
                 updateSmall(l)
             } else {
                 affineBackward(dx: dx, dw: weightGradient(l), db: grads[2 * l + 1], dout: dout, x: x, w: params[2 * l],
@@ -505,7 +542,7 @@ public final class NetworkPlan<T: Scalar> {
         }
         if squaresInBackward {
             var squares = 0.0
-            for i in 0..<(L * engineThreads) { squares += blockSquares[i] }
+            for i in 0..<(L * maximumThreadCount) { squares += blockSquares[i] }
             loss += 0.5 * reg * squares
             if !loss.isFinite {
                 throw EngineError(.nonFinite, "the loss is \(loss): the L2 term 0.5·reg·ΣW² = 0.5 · \(reg) · \(squares) overflows")

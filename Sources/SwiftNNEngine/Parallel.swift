@@ -7,17 +7,41 @@ import Synchronization
 import Glibc
 #endif
 
-/// The threads the engine computes on: OpenBLAS's thread count when the engine first needs it
-/// (OpenBLAS takes it from OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else the online
+/// The threads the engine computes on at first: OpenBLAS's thread count when the engine first
+/// needs it (OpenBLAS takes it from OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else the online
 /// processors). From then on OpenBLAS itself runs on one thread.
-@usableFromInline let engineThreads: Int = {
+let initialThreads: Int = {
     let threads = max(1, Int(openblas_get_num_threads()))
     openblas_set_num_threads(1)
     return threads
 }()
 
+/// The most threads the engine can be set to: the initial count or the online processors,
+/// whichever is larger (a process started with OMP_NUM_THREADS=1 can still be given more), at
+/// most 64 (Team.claimed has a bit per thread).
+public let maximumThreadCount: Int = min(max(initialThreads, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), 64)
+
+/// The current thread count, settable at run time (setThreadCount).
+let threadSetting = Atomic<Int>(initialThreads)
+
+/// The threads the engine computes on now.
+@usableFromInline var engineThreads: Int { threadSetting.load(ordering: .relaxed) }
+
 /// The threads the engine computes on.
 public var threadCount: Int { engineThreads }
+
+/// Sets the threads the engine computes on, from the next job on: 1 ... maximumThreadCount.
+/// Results depend on the thread count only through how GEMMs are cut into blocks.
+public func setThreadCount(_ n: Int) throws(EngineError) {
+    guard n >= 1 && n <= maximumThreadCount else {
+        throw EngineError(.badValue, "threads = \(n), expected 1 ... \(maximumThreadCount) (the online processors, or the start-up thread count if larger)")
+    }
+    _ = initialThreads
+    // A thread-limit tool (threadpoolctl) that restored OpenBLAS's own count before this call
+    // would leave OpenBLAS threads inside the engine's per-thread GEMM blocks.
+    openblas_set_num_threads(1)
+    threadSetting.store(n, ordering: .relaxed)
+}
 
 /// Work cut into contiguous pieces of a range (see forEachPiece): a struct holding what the
 /// pieces share. The helpers get a pointer to it on the caller's stack, so handing out a job
@@ -201,15 +225,25 @@ public struct NoEpilogue: BlockEpilogue {
     return threads
 }
 
-/// The helper threads, one fewer than the engine's threads; nil with one thread.
-let team: Team? = engineThreads > 1 ? Team(helpers: engineThreads - 1) : nil
+/// The helper threads, one fewer than the most threads the engine can use; nil with one.
+/// Helpers beyond the current thread count stay parked.
+let team: Team? = maximumThreadCount > 1 ? Team(helpers: maximumThreadCount - 1) : nil
+
+/// The team when the engine computes on more than one thread now, else nil.
+var activeTeam: Team? { engineThreads > 1 ? team : nil }
 
 /// Runs run(job, 0) ... run(job, engineThreads - 1) at once, the first on the calling thread,
 /// and returns when all have returned. Runs them in turn on the calling thread instead when the
 /// team is busy with another caller's job or this is a forked child (which has no helpers).
+/// A job must do nothing for pieces past its own count: the thread count may change between
+/// cutting a job and running it, so every piece a helper does not run runs here.
 @usableFromInline func onEveryThread(_ job: UnsafeRawPointer, _ run: @escaping (UnsafeRawPointer, Int) -> Void) {
-    if let team, team.run(job, run) { return }
-    for i in 0..<engineThreads { run(job, i) }
+    let threads = engineThreads
+    if threads > 1, let team, team.run(job, run, threads: threads) {
+        for i in threads..<maximumThreadCount { run(job, i) }
+        return
+    }
+    for i in 0..<maximumThreadCount { run(job, i) }
 }
 
 /// Persistent helper threads that stay awake between jobs. A training step hands out a job
@@ -223,13 +257,19 @@ final class Team: @unchecked Sendable {
     let helpers: Int
     let spinSeconds = 200e-6
     let owner = getpid()
-    /// Bumped once per job; helpers wait for it to change.
+    /// Bumped once per job; helpers wait for it to change. Its low bits say how many helpers
+    /// take part in the job (1 ... that many run it; the others let it pass), so a helper reads
+    /// the job's count with the job itself.
     let generation = Atomic<Int>(0)
+    static let participantBits = 10
+    static let participantMask = (1 << participantBits) - 1
     /// Pieces of the current job claimed by a helper and not yet done.
     let remaining = Atomic<Int>(0)
     /// Bit i set: piece i of the current job is taken (by its helper, or by the caller when the
     /// helper had not got to it). On a machine with more busy threads than cores a helper can
-    /// wait milliseconds for a core; the caller then runs its piece instead of waiting.
+    /// wait milliseconds for a core; the caller then runs its piece instead of waiting. The bits
+    /// of helpers that do not take part start set, so a late helper never takes a piece of a job
+    /// it is not part of (onEveryThread runs those pieces). One bit per thread: hence at most 64.
     let claimed = Atomic<Int>(0)
     /// Helpers parked (or about to park) on `wake`.
     let sleepers = Atomic<Int>(0)
@@ -279,22 +319,26 @@ final class Team: @unchecked Sendable {
 
     /// Runs run(job, i) on every thread i and returns true; false, having run nothing, if another
     /// caller has the team or this process is a fork of the one that started the helpers.
-    func run(_ job: UnsafeRawPointer, _ run: @escaping (UnsafeRawPointer, Int) -> Void) -> Bool {
+    /// Only helpers 1 ..< threads take part.
+    func run(_ job: UnsafeRawPointer, _ run: @escaping (UnsafeRawPointer, Int) -> Void, threads: Int) -> Bool {
         guard getpid() == owner,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { return false }
         self.job = job
         runPiece = run
-        remaining.store(helpers, ordering: .relaxed)
-        claimed.store(1, ordering: .releasing)
-        generation.add(1, ordering: .sequentiallyConsistent)
+        let taking = min(threads - 1, helpers, Self.participantMask)
+        remaining.store(taking, ordering: .relaxed)
+        claimed.store(~((1 << (taking + 1)) - 1) | 1, ordering: .releasing)
+        // Only run() writes the generation, and only while it owns the team.
+        let next = ((generation.load(ordering: .relaxed) >> Self.participantBits) + 1) << Self.participantBits | taking
+        generation.store(next, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(lock)
             pthread_cond_broadcast(wake)
             pthread_mutex_unlock(lock)
         }
         run(job, 0)
-        for i in 1...helpers where claim(i) {
+        for i in 1...taking where claim(i) {
             run(job, i)
             remaining.subtract(1, ordering: .relaxed)
         }
@@ -363,10 +407,12 @@ final class Team: @unchecked Sendable {
     private func serve(index: Int) {
         var seen = 0
         while true {
-            seen = waitForJob(after: seen)
+            seen = waitForJob(after: seen, index: index)
+            if index > seen & Self.participantMask { continue }
             // A helper that comes late finds its piece taken (by the caller, which has then
             // returned or moved on) and leaves the job alone; one that wakes to a newer job than
-            // it saw runs that job's piece, whose fields were written before `claimed` was reset.
+            // it saw runs that job's piece, whose fields were written before `claimed` was reset
+            // (and whose bit starts set when that job does not include this helper).
             guard claim(index) else { continue }
             if profiling {
                 let start = monotonicSeconds()
@@ -386,14 +432,16 @@ final class Team: @unchecked Sendable {
 
     private func work(_ index: Int) { if let job { runPiece(job, index) } }
 
-    private func waitForJob(after seen: Int) -> Int {
+    private func waitForJob(after seen: Int, index: Int) -> Int {
         var deadline = monotonicSeconds() + spinSeconds
         var spins = 0
         var exhausted = -1
         while true {
             let now = generation.load(ordering: .acquiring)
             if now != seen { return now }
-            if backgroundOpen.load(ordering: .relaxed) && backgroundSerial.load(ordering: .relaxed) != exhausted {
+            // Helpers past the current thread count take no background work either.
+            if backgroundOpen.load(ordering: .relaxed) && backgroundSerial.load(ordering: .relaxed) != exhausted
+                && index < engineThreads {
                 if let serial = runBackground(jobsSeen: seen) { exhausted = serial }
                 deadline = monotonicSeconds() + spinSeconds
                 continue

@@ -88,6 +88,10 @@ lib.snn_version.argtypes = []
 version = lib.snn_version().decode()
 lib.snn_thread_count.restype = ctypes.c_int64
 lib.snn_thread_count.argtypes = []
+lib.snn_max_thread_count.restype = ctypes.c_int64
+lib.snn_max_thread_count.argtypes = []
+lib.snn_set_thread_count.restype = ctypes.c_int32
+lib.snn_set_thread_count.argtypes = [ctypes.c_int64]
 
 _P = ctypes.c_void_p   # any buffer
 _I = ctypes.c_int64    # a size
@@ -121,6 +125,8 @@ _SIGNATURES = {
     "net_predict": (_P, _P, _P, _P, _P, _P, _I, _I, _P),
     "trainer_create": (_P, _P, _I, _M, _D, _M, _D, _P, _P, _P),
     "trainer_set_data": (_P, _P, _P, _I, _P, _P, _I, _I, _I, _I, _S),
+    "net_loss_weighted": (_P,) * 10 + (_I, _I, _D, _P, _P, _S),
+    "trainer_set_data_weighted": (_P,) * 5 + (_I,) + (_P,) * 4 + (_I, _I, _I, _I, _S),
 }
 
 # Entry points that work on a handle of either precision.
@@ -134,7 +140,15 @@ _GENERIC = {
     "trainer_restore_best": (_P,),
     "trainer_state": (_P, _P, _P, _P),
     "trainer_set_progress": (_P, _I, _I, _D),
+    "net_set_loss": (_P, _M),
+    "trainer_set_loss": (_P, _M),
+    "trainer_set_sampling": (_P, _M, _M),
+    "trainer_set_updates_before": (_P, _I),
 }
+
+# SNN_LOSS_*, SNN_SAMPLE_* of include/swiftnn.h.
+LOSSES = {"softmax": 0, "squared": 1}
+SAMPLING = {"replacement": 0, "shuffled": 1, "ordered": 2}
 
 MODE_TRAIN = 0
 MODE_TEST = 1

@@ -60,8 +60,9 @@ class _PlannedNet:
 
     _table = None   # the params' pointer table (_param_table); None until the first loss
 
-    def _setup(self, dims, normalization=None, keep=1.0, activation="relu", leak=0.01):
+    def _setup(self, dims, normalization=None, keep=1.0, activation="relu", leak=0.01, loss="softmax"):
         self._dims = list(dims)
+        self._loss = loss
         self._norm = normalization
         self._keep = keep
         self._activation = activation
@@ -109,7 +110,12 @@ class _PlannedNet:
         call(k.net_create(ctypes.byref(handle), dims, len(self._dims), _NORMS[self._norm], float(self._keep),
                           _ACTIVATIONS[self._activation], float(self._leak)), type(self).__name__)
         self._plan, self._plan_dtype = handle, dt
+        call(_native.lib.snn_net_set_loss(handle, _native.LOSSES[self._output_loss()]), type(self).__name__)
         return handle
+
+    def _output_loss(self):
+        # Models pickled before the loss could be chosen have no _loss: theirs is softmax.
+        return getattr(self, "_loss", "softmax")
 
     def _compute_dtype(self):
         return np.dtype(np.float64)
@@ -204,8 +210,9 @@ class _PlannedNet:
             if direct else None
         return dt, table, arrays
 
-    def _run(self, X, y, reg, bn_params=(), seed=None):
-        """Scores (N, C) when y is None, else (loss, grads)."""
+    def _run(self, X, y, reg, bn_params=(), seed=None, sample_weight=None):
+        """Scores (N, C) when y is None, else (loss, grads); y are labels (N,), or targets (N, C)
+        for a squared-error model; sample_weight (N,) makes the loss their weighted mean."""
         where = "%s.loss" % type(self).__name__
         dt, params, _keep = self._param_table(where)
         X, n, d = self._rows(where, X, dt)
@@ -224,12 +231,26 @@ class _PlannedNet:
             if status:
                 _native.raise_status(status, where)
             return scores
-        y = labels(where, y, n, self._dims[-1])
         grads = [np.empty(shape, dt) for shape in self._shapes]
         gptrs = (ctypes.c_void_p * len(grads))(*[address(g) for g in grads])
         loss = ctypes.c_double()
-        status = k.net_loss(plan, ctypes.byref(loss), None, gptrs, running, params, address(X), address(y), n, d,
-                            float(reg), eps, momentum, seed)
+        if sample_weight is None and self._output_loss() == "softmax":
+            y = labels(where, y, n, self._dims[-1])
+            status = k.net_loss(plan, ctypes.byref(loss), None, gptrs, running, params, address(X), address(y), n,
+                                d, float(reg), eps, momentum, seed)
+        else:
+            y_ptr = targets_ptr = weights_ptr = None
+            if self._output_loss() == "softmax":
+                y = labels(where, y, n, self._dims[-1])
+                y_ptr = address(y)
+            else:
+                y = _real_rows(where, "y (targets)", y, n, self._dims[-1], dt)
+                targets_ptr = address(y)
+            if sample_weight is not None:
+                sample_weight = _real_rows(where, "sample_weight", sample_weight, n, None, dt)
+                weights_ptr = address(sample_weight)
+            status = k.net_loss_weighted(plan, ctypes.byref(loss), None, gptrs, running, params, address(X), y_ptr,
+                                         targets_ptr, weights_ptr, n, d, float(reg), eps, momentum, seed)
         if status:
             _native.raise_status(status, where)
         return loss.value, dict(zip(self._names, grads))
@@ -274,6 +295,20 @@ class _PlannedNet:
         return running, eps, momentum
 
 
+def _real_rows(where, name, values, n, width, dt):
+    """values as a C-contiguous dt array of shape (n,) (width None) or (n, width); a 1-D array is
+    taken as (n, 1) when width is 1."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "biuf":
+        raise TypeError("%s: %s has dtype %s; expected real numbers" % (where, name, values.dtype))
+    if width == 1 and values.ndim == 1:
+        values = values.reshape(-1, 1)
+    shape = (n,) if width is None else (n, width)
+    if values.shape != shape:
+        raise ValueError("%s: %s has shape %s, expected %s" % (where, name, values.shape, shape))
+    return np.ascontiguousarray(values, dtype=dt)
+
+
 class FullyConnectedNet(_PlannedNet):
     """{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax.
 
@@ -284,7 +319,7 @@ class FullyConnectedNet(_PlannedNet):
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
                  normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
-                 init=None, activation="relu", leak=0.01):
+                 init=None, activation="relu", leak=0.01, loss_function="softmax"):
         where = "FullyConnectedNet"
         if normalization not in _NORMS:
             raise ValueError("%s: unknown normalization %r; expected None, 'batchnorm' or 'layernorm'"
@@ -294,6 +329,9 @@ class FullyConnectedNet(_PlannedNet):
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError("%s: dropout_keep_ratio = %r; expected a keep probability in (0, 1]"
                              % (where, dropout_keep_ratio))
+        if loss_function not in _native.LOSSES:
+            raise ValueError("%s: unknown loss_function %r; expected 'softmax' (labels) or 'squared' "
+                             "(real targets, num_classes outputs)" % (where, loss_function))
         if init not in (None, "xavier", "he"):
             raise ValueError("%s: unknown init %r; expected None, 'xavier' or 'he'" % (where, init))
         hidden_dims = _positive_dims(where, "hidden_dims", hidden_dims)
@@ -332,14 +370,17 @@ class FullyConnectedNet(_PlannedNet):
 
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
-        self._setup(dims, normalization, dropout_keep_ratio, activation, leak)
+        self._setup(dims, normalization, dropout_keep_ratio, activation, leak, loss_function)
 
     def _compute_dtype(self):
         return np.dtype(self.dtype)
 
-    def loss(self, X, y=None):
+    def loss(self, X, y=None, sample_weight=None):
         """Scores (N, C) for X (N, d_1, ..., d_k) when y is None (test mode), else
-        (loss, grads) with grads keyed like params (train mode). L2 is 0.5 * reg * sum(W**2)."""
+        (loss, grads) with grads keyed like params (train mode). L2 is 0.5 * reg * sum(W**2).
+        With loss_function='squared', y are real targets (N, C) (or (N,) for one output) and the
+        loss is the mean over rows of 0.5 * sum_j (scores - y)**2. sample_weight (N,), finite
+        and >= 0, makes it the weighted mean sum(w * loss_i) / sum(w)."""
         mode = "test" if y is None else "train"
         if self.use_dropout:
             self.dropout_param["mode"] = mode
@@ -347,7 +388,7 @@ class FullyConnectedNet(_PlannedNet):
             for bn_param in self.bn_params:
                 bn_param["mode"] = mode
         seed = self.dropout_param.get("seed") if self.use_dropout else None
-        return self._run(X, y, self.reg, self.bn_params, seed)
+        return self._run(X, y, self.reg, self.bn_params, seed, sample_weight)
 
 
 class TwoLayerNet(_PlannedNet):

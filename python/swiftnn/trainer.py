@@ -19,7 +19,7 @@ import numpy as np
 from . import _native
 from ._arrays import call, integer, labels
 from ._native import SwiftNNError
-from .models import _ACTIVATIONS, _NORMS, NeuralNetTwoLayerNet, _PlannedNet
+from .models import _ACTIVATIONS, _NORMS, NeuralNetTwoLayerNet, _PlannedNet, _real_rows
 from .optim import DEFAULT_LR, RULES, _native_config, rule_code
 from .solver import DivergenceError
 
@@ -70,7 +70,21 @@ class Trainer:
     on_epoch (called as on_epoch(trainer) after every epoch's accuracy check, with
     model.params holding that epoch's parameters), on_chunk (called as
     on_chunk(trainer, first_iteration, losses) after every chunk of steps with their losses,
-    iterations counted from 1; it may raise to stop training, and the exception propagates).
+    iterations counted from 1; it may raise to stop training, and the exception propagates;
+    on_epoch returning True stops training as early stopping does).
+    Beyond the Solver, for front-ends such as swiftnn.sklearn: sampling ('replacement': each
+    step draws batch_size rows, the course's; 'shuffled' or 'ordered': each epoch visits every
+    row once, in a new random order or in order, the last minibatch shorter), reg_per_weight
+    (False; True divides reg by each minibatch's weight sum, scikit-learn's alpha convention),
+    checks ('course': accuracy checks after the first step and every epoch; 'epoch': every epoch
+    only; None: none — no validation data needed, and the final parameters are kept),
+    lr_schedule 'invscaling' (epoch e's rate = learning_rate / (rows seen + 1) ** power_t, as
+    scikit-learn's SGD), power_t (0.5). data may carry w_train and w_val (per-row weights:
+    the loss becomes their weighted mean and the checks weighted); a model with
+    loss_function='squared' takes real targets y_train (N, C) and its checks report R².
+    ``set_learning_rate(lr)`` (from on_epoch) sets the base rate of the epochs that follow;
+    ``train(continue_from=state)`` trains on the bound data with the optimizer state (and
+    Adam's step count) of an earlier ``state()``, possibly of other data (partial fits).
 
     ``state()`` returns everything needed to continue later (optimizer state, iteration,
     epoch, histories); ``train(resume=state)`` continues exactly as an uninterrupted run
@@ -118,6 +132,17 @@ class Trainer:
         self.steps_per_call = None if chunk is None else integer(w, "steps_per_call", chunk, 1)
         self.on_epoch = kwargs.pop("on_epoch", None)
         self.on_chunk = kwargs.pop("on_chunk", None)
+        self.sampling = kwargs.pop("sampling", "replacement")
+        if self.sampling not in _native.SAMPLING:
+            raise ValueError("Trainer: sampling = %r; expected one of %s" % (self.sampling, ", ".join(_native.SAMPLING)))
+        self.reg_per_weight = bool(kwargs.pop("reg_per_weight", False))
+        self.checks = kwargs.pop("checks", "course")
+        if self.checks not in ("course", "epoch", None):
+            raise ValueError("Trainer: checks = %r; expected 'course', 'epoch' or None" % (self.checks,))
+        self.power_t = kwargs.pop("power_t", 0.5)
+        if isinstance(self.power_t, (bool, np.bool_)) or not isinstance(self.power_t, (int, float, np.number)) \
+                or not np.isfinite(self.power_t) or self.power_t < 0:
+            raise ValueError("Trainer: power_t must be a finite number >= 0, got %r" % (self.power_t,))
         if "checkpoint_name" in kwargs:
             raise ValueError("Trainer: checkpoint_name is not supported; save from on_epoch (swiftnn.checkpoint, "
                              "as `python -m swiftnn train --out` does), or use swiftnn.solver.Solver, which writes "
@@ -137,15 +162,16 @@ class Trainer:
             value = self.optim_config.get(k, 0.0)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError("Trainer: optim_config[%r] must be a number, got %r" % (k, value))
-        if self.lr_schedule not in (None, "step", "cosine"):
-            raise ValueError('Invalid lr_schedule "%s"; expected None, "step" or "cosine"' % (self.lr_schedule,))
+        if self.lr_schedule not in (None, "step", "cosine", "invscaling"):
+            raise ValueError('Invalid lr_schedule "%s"; expected None, "step", "cosine" or "invscaling"'
+                             % (self.lr_schedule,))
         if isinstance(self.lr_decay, (bool, np.bool_)) or not isinstance(self.lr_decay, (int, float, np.number)) \
                 or not np.isfinite(self.lr_decay) or self.lr_decay <= 0:
             raise ValueError("Trainer: lr_decay must be a finite number > 0, got %r" % (self.lr_decay,))
         self.lr_decay = float(self.lr_decay)
-        if self.lr_schedule == "cosine" and self.lr_decay != 1.0:
-            raise ValueError("lr_schedule='cosine' sets the learning rate of every iteration; "
-                             "lr_decay must be 1.0 with it (got %r)" % (self.lr_decay,))
+        if self.lr_schedule in ("cosine", "invscaling") and self.lr_decay != 1.0:
+            raise ValueError("lr_schedule=%r sets the learning rate itself; lr_decay must be 1.0 with it (got %r)"
+                             % (self.lr_schedule, self.lr_decay))
         self._busy = threading.Lock()
         self._final_state = None
 
@@ -167,6 +193,7 @@ class Trainer:
             raise ValueError("Trainer: data has no %s; expected a dict with X_train, y_train, X_val, y_val"
                              % ", ".join(missing))
         self.X_train, self.y_train, self.X_val, self.y_val = (data[k] for k in self._DATA)
+        self.w_train, self.w_val = data.get("w_train"), data.get("w_val")
         self._check_data()
         if self.num_val_samples is not None and self.num_val_samples < len(self.X_val):
             keep = np.random.RandomState(self.seed & 0xFFFFFFFF).choice(len(self.X_val), self.num_val_samples,
@@ -184,6 +211,8 @@ class Trainer:
             X = np.asarray(X)
             if X.dtype.kind not in "biuf":
                 raise TypeError("Trainer: %s has dtype %s; expected real numbers" % (name, X.dtype))
+            if name == "X_val" and self.checks is None and X.size == 0:
+                return np.zeros((0, d), self.dtype)
             if X.ndim < 1 or X.shape[0] == 0:
                 raise ValueError("Trainer: %s is empty" % name)
             X = np.ascontiguousarray(X, dtype=self.dtype).reshape(X.shape[0], -1)
@@ -201,9 +230,18 @@ class Trainer:
             return X
 
         self.X_train = rows("X_train", self.X_train)
-        self.y_train = labels("Trainer (y_train)", self.y_train, len(self.X_train), c)
         self.X_val = rows("X_val", self.X_val)
-        self.y_val = labels("Trainer (y_val)", self.y_val, len(self.X_val), c)
+        if self.model._output_loss() == "softmax":
+            self.y_train = labels("Trainer (y_train)", self.y_train, len(self.X_train), c)
+            self.y_val = labels("Trainer (y_val)", self.y_val, len(self.X_val), c)
+        else:
+            self.y_train = _real_rows("Trainer", "y_train (targets)", self.y_train, len(self.X_train), c, self.dtype)
+            self.y_val = _real_rows("Trainer", "y_val (targets)", self.y_val, len(self.X_val), c, self.dtype)
+        # Weights: finite and >= 0 with a positive sum, which the engine checks at set_data.
+        if self.w_train is not None:
+            self.w_train = _real_rows("Trainer", "w_train", self.w_train, len(self.X_train), None, self.dtype)
+        if self.w_val is not None:
+            self.w_val = _real_rows("Trainer", "w_val", self.w_val, len(self.X_val), None, self.dtype)
 
     def _bind_model(self):
         model, dt = self.model, self.dtype
@@ -236,6 +274,9 @@ class Trainer:
                                           self._state.ctypes.data),
              "Trainer")
         self._handle = handle
+        call(_native.lib.snn_trainer_set_loss(handle, _native.LOSSES[model._output_loss()]), "Trainer")
+        call(_native.lib.snn_trainer_set_sampling(handle, _native.SAMPLING[self.sampling], int(self.reg_per_weight)),
+             "Trainer")
 
     def _sync_model(self):
         """Points model.params (and batchnorm's running statistics) at this trainer's buffers,
@@ -288,6 +329,8 @@ class Trainer:
         self.val_acc_history = []
         self.stopped_early = False
         self.interrupted = False
+        self._updates_before = 0
+        self._rows_before = 0
         self._best = (self._flat.copy(), None if self._running is None else self._running.copy())
 
     # ------------------------------------------------------------------------------------
@@ -307,26 +350,61 @@ class Trainer:
         # validation history, the same for a whole and a resumed run.
         kind = 1 if self.lr_schedule == "cosine" else 0
         call(lib.snn_trainer_set_schedule(self._handle, kind, 1.0, self.warmup_iters, total, 0), "Trainer")
-        call(self._kernels.trainer_set_data(self._handle, self.X_train.ctypes.data, self.y_train.ctypes.data,
-                                            len(self.X_train), self.X_val.ctypes.data, self.y_val.ctypes.data,
-                                            len(self.X_val), self.X_train.shape[1], self.batch_size,
-                                            self.num_train_samples, self.seed & 0xFFFFFFFFFFFFFFFF), "Trainer")
+        softmax = self.model._output_loss() == "softmax"
 
-    def _apply_decay(self):
-        """Sets the base rate of epoch self.epoch: lr * lr_decay ** epoch, multiplied up one
-        epoch at a time as the library does (step schedule only)."""
-        if self.lr_schedule == "cosine" or self.lr_decay == 1.0 or self.epoch == 0:
-            return
-        factor = 1.0
-        for _ in range(self.epoch):
-            factor *= self.lr_decay
-        config = dict(self._native_optim, learning_rate=self._base_lr * factor)
+        def address(a):
+            return None if a is None or a.size == 0 else a.ctypes.data
+
+        y_train, y_val = (address(self.y_train), address(self.y_val))
+        call(self._kernels.trainer_set_data_weighted(
+            self._handle, self.X_train.ctypes.data, y_train if softmax else None, None if softmax else y_train,
+            address(self.w_train), len(self.X_train), address(self.X_val), y_val if softmax else None,
+            None if softmax else y_val, address(self.w_val), len(self.X_val), self.X_train.shape[1],
+            self.batch_size, self.num_train_samples, self.seed & 0xFFFFFFFFFFFFFFFF), "Trainer")
+        call(lib.snn_trainer_set_updates_before(self._handle, self._updates_before), "Trainer")
+
+    def _steps_per_epoch(self):
+        n, batch = len(self.X_train), self.batch_size
+        return max(n // batch, 1) if self.sampling == "replacement" else -(-n // batch)
+
+    def _rows_seen(self):
+        """Training rows the steps so far took, earlier data (continue_from) included."""
+        per_epoch = self._steps_per_epoch()
+        rows = self.epoch * (len(self.X_train) if self.sampling != "replacement" else per_epoch * self.batch_size)
+        return self._rows_before + rows
+
+    def set_learning_rate(self, learning_rate):
+        """Sets the base learning rate of the steps that follow (an on_epoch callback's
+        adaptive schedule), keeping the optimizer state."""
+        if isinstance(learning_rate, (bool, np.bool_)) or not isinstance(learning_rate, (int, float, np.number)) \
+                or not np.isfinite(learning_rate) or learning_rate < 0:
+            raise ValueError("Trainer.set_learning_rate: expected a finite rate >= 0, got %r" % (learning_rate,))
+        self._base_lr = float(learning_rate)
+        self._set_rate(self._base_lr)
+
+    def _set_rate(self, rate):
+        config = dict(self._native_optim, learning_rate=rate)
         native = _native_config("Trainer", config, 1)
         saved = self._state.copy()  # set_optimizer zeroes the optimizer state
         call(_native.lib.snn_trainer_set_optimizer(self._handle, rule_code(self.update_rule, self.optim_config),
                                                    ctypes.byref(native),
                                                    float(self.model.reg)), "Trainer")
         self._state[...] = saved
+
+    def _apply_decay(self):
+        """Sets the base rate of epoch self.epoch: lr * lr_decay ** epoch, multiplied up one
+        epoch at a time as the library does (step schedule), or lr / (rows seen + 1) ** power_t
+        (invscaling; the first epoch of a fresh run at lr itself, as scikit-learn's SGD)."""
+        if self.lr_schedule == "invscaling":
+            if self._rows_seen():
+                self._set_rate(self._base_lr / (self._rows_seen() + 1) ** self.power_t)
+            return
+        if self.lr_schedule == "cosine" or self.lr_decay == 1.0 or self.epoch == 0:
+            return
+        factor = 1.0
+        for _ in range(self.epoch):
+            factor *= self.lr_decay
+        self._set_rate(self._base_lr * factor)
 
     def _checks_without_improvement(self):
         best, since = -1.0, 0
@@ -377,31 +455,53 @@ class Trainer:
                 "best_flat": self._best[0].copy(),
                 "best_running": None if self._best[1] is None else self._best[1].copy(),
                 "loss_history": list(self.loss_history), "train_acc_history": list(self.train_acc_history),
-                "val_acc_history": list(self.val_acc_history)}
+                "val_acc_history": list(self.val_acc_history),
+                "updates": self._updates_before + it.value, "rows_seen": self._rows_seen()}
 
-    def train(self, resume=None):
+    def train(self, resume=None, continue_from=None):
         """Runs num_epochs epochs in all (or until early stopping or Ctrl-C); returns self.
 
         resume: a ``state()`` from an earlier run of this model and data to continue from.
+        continue_from: a ``state()`` of an earlier run, possibly on other data: this run starts
+        at epoch 0 of the bound data with that run's optimizer state, Adam's step count and rows
+        seen (invscaling) carried on, as scikit-learn's partial_fit and warm starts continue.
         """
+        if resume is not None and continue_from is not None:
+            raise ValueError("Trainer.train: give resume or continue_from, not both")
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("Trainer.train: this trainer is already training in another thread; "
                                "make one Trainer per thread")
         try:
-            return self._train(resume)
+            if continue_from is not None:
+                missing = [k for k in ("optim_state", "updates", "rows_seen") if k not in continue_from]
+                if missing:
+                    raise ValueError("Trainer.train: continue_from has no %s; pass a trainer.state()"
+                                     % ", ".join(missing))
+                self._updates_before = integer("Trainer.train", "continue_from['updates']",
+                                               continue_from["updates"], 0)
+                self._rows_before = integer("Trainer.train", "continue_from['rows_seen']",
+                                            continue_from["rows_seen"], 0)
+            return self._train(resume, continue_from)
         finally:
             self._busy.release()
 
-    def _train(self, resume):
+    def _train(self, resume, continue_from=None):
         if any(getattr(self, k) is not v for k, v in zip(self._DATA, self._checked)):
             self._check_data()
             self._checked = tuple(getattr(self, k) for k in self._DATA)
         self._sync_model()
         self._final_state = None
-        per_epoch = max(len(self.X_train) // self.batch_size, 1)
+        per_epoch = self._steps_per_epoch()
         total = integer("Trainer", "num_epochs x steps per epoch", self.num_epochs * per_epoch, 1, 2**62)
         self._configure(total)
         iteration = 0
+        if continue_from is not None:
+            state = np.asarray(continue_from["optim_state"])
+            if state.shape != self._state.shape:
+                raise ValueError("Trainer.train: continue_from's optimizer state has shape %s, expected %s"
+                                 % (state.shape, self._state.shape))
+            self._state[...] = state
+            self._apply_decay()
         if resume is not None:
             iteration = self._resume(resume)
         else:
@@ -445,17 +545,22 @@ class Trainer:
                     if bar is not None:
                         bar.update(done.value)
                         show(refresh=False)
-                    if ended.value or iteration == 1:
+                    first = iteration == 1 and self.checks == "course"
+                    if ended.value or first:
                         self.epoch += ended.value
                         if ended.value:
                             self._apply_decay()
-                        stop = self._check()
-                        if bar is not None:
-                            show(refresh=True)   # the epoch and accuracy just checked
-                        say("(Epoch %d / %d) train acc: %f; val_acc: %f"
-                            % (self.epoch, self.num_epochs, self.train_acc_history[-1], self.val_acc_history[-1]))
-                        if self.on_epoch is not None and ended.value:
-                            self.on_epoch(self)
+                        stop = False
+                        if self.checks is not None:
+                            stop = self._check()
+                            if bar is not None:
+                                show(refresh=True)   # the epoch and accuracy just checked
+                            say("(Epoch %d / %d) train acc: %f; val_acc: %f"
+                                % (self.epoch, self.num_epochs, self.train_acc_history[-1],
+                                   self.val_acc_history[-1]))
+                        if self.on_epoch is not None and ended.value and self.on_epoch(self) is True:
+                            self.stopped_early = True
+                            break
                         if stop:
                             self.stopped_early = True
                             say("Stopping early: validation accuracy has not improved for %d epochs"
@@ -485,7 +590,8 @@ class Trainer:
         except MemoryError:
             # The copies did not fit: the best parameters matter more than a resumable state.
             self._final_state = None
-        call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
+        if self.checks is not None:
+            call(_native.lib.snn_trainer_restore_best(self._handle), "Trainer")
         self.best_params = {k: v.copy() for k, v in self._views.items()}
 
     def _resume(self, resume):

@@ -24,7 +24,7 @@ help:
 	@echo "make clean   remove build products"
 	@echo "make sanitize  the library under AddressSanitizer (XCTest + Python tests) and ThreadSanitizer"
 	@echo "make bench   benchmark against NumPy (and JAX, PyTorch when installed); writes bench/RESULTS.md"
-	@echo "make bench-peers  install the benchmark's peers: jax and torch==2.13.0+cpu"
+	@echo "make bench-peers  install the benchmark's peers: jax, torch==2.13.0+cpu, scikit-learn, scipy-openblas32"
 
 deps:
 	@VENV=$(VENV) scripts/install-deps.sh requirements.txt
@@ -67,7 +67,7 @@ bench: deps build
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 bench-peers: deps
-	$(PYTHON) -m pip install jax "torch==2.13.0+cpu"
+	$(PYTHON) -m pip install jax "torch==2.13.0+cpu" scikit-learn threadpoolctl scipy-openblas32
 
 # Sanitizers (AddressSanitizer + LeakSanitizer, ThreadSanitizer): scripts/sanitize.sh says what
 # runs. Builds in .build-asan/ and .build-tsan/; SANITIZE_EXAMPLES sets the property examples.

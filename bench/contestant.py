@@ -3,7 +3,8 @@
     python bench/contestant.py CONTESTANT WORKLOAD [--min-iters N] [--min-seconds S] [--warmup N]
 
 run.py starts one process per measurement so that each contestant's peak RSS is its own and
-only its own thread pools exist. Contestants: numpy, layers, loss, native, jax, torch.
+only its own thread pools exist. Contestants: numpy, layers, loss, native, jax, torch, sklearn
+(epochs only: scikit-learn's MLPClassifier has no single-step call).
 """
 import argparse
 import json
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import threads  # noqa: E402
 import workloads  # noqa: E402
 
-CONTESTANTS = ("numpy", "layers", "loss", "native", "jax", "torch")
+CONTESTANTS = ("numpy", "layers", "loss", "native", "jax", "torch", "sklearn")
 
 
 def peak_rss_mib():
@@ -55,7 +56,7 @@ def main():
     args = ap.parse_args()
     w = workloads.WORKLOADS[args.workload]
 
-    X, y = workloads.make_data()
+    X, y = workloads.make_data(w)
     params = workloads.initial_params(w)
     rss_data = peak_rss_mib()
     result = {"contestant": args.contestant, "workload": w.key, "pid": os.getpid()}
@@ -70,6 +71,16 @@ def main():
         result["epoch_seconds"] = epochs
         result["epoch_kind"] = "measured: Trainer.train(), one epoch of %d steps" % w.steps_per_epoch
         result["step_kind"] = how
+    elif args.contestant == "sklearn":
+        import peer_sklearn as mod
+        result["version"] = mod.VERSION
+        result["threads_framework"] = mod.threads()
+        epochs, losses, dtype = mod.epochs(w, X, y, params, max(1, args.epochs))
+        result["epoch_seconds"] = epochs
+        result["epoch_kind"] = "measured: MLPClassifier.fit, one epoch of %d shuffled minibatches (%s weights)" % (
+            -(-w.n_train // w.batch), dtype)
+        result["step_kind"] = "epoch / minibatches (no single-step call)"
+        steps = [e / w.steps_per_epoch for e in epochs]
     else:
         if args.contestant == "numpy":
             import numpy_net as mod

@@ -1,8 +1,15 @@
-"""Per-call cost of small and GEMM-sized layer calls, swiftnn against NumPy doing the same.
+"""Per-call cost of small and GEMM-sized calls, swiftnn against NumPy doing the same.
 
-    python bench/overhead.py [--repeats 2000]
+    python bench/overhead.py [--rounds 41] [--only NAME]
 
-Prints the median and interquartile range of many timed calls for each case.
+The student's loop is thousands of tiny calls (gradient checks call ``loss`` twice per
+element), so the Python around each native call matters as much as the call. Each row times
+swiftnn and NumPy interleaved in this one process: every round runs a block of swiftnn calls
+and a block of NumPy calls (alternating which goes first), and the row reports the medians
+over the rounds of the per-call times and of their ratio. On a busy machine the ratio of a
+round is steadier than either time alone.
+
+"ratio" is swiftnn's time / NumPy's time: below 1 swiftnn is faster.
 """
 import argparse
 import os
@@ -14,42 +21,102 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy_net  # noqa: E402  the benchmark's own plain-NumPy network (bench/numpy_net.py)
-from swiftnn import layers
-from swiftnn.models import FullyConnectedNet
-from swiftnn.optim import adam
+from swiftnn import layers  # noqa: E402
+from swiftnn.models import FullyConnectedNet  # noqa: E402
+from swiftnn.optim import adam  # noqa: E402
 
 
-def timed(fn, repeats):
-    fn()
-    samples = np.empty(repeats)
-    for i in range(repeats):
-        t = time.perf_counter()
+def block_time(fn, calls):
+    t = time.perf_counter()
+    for _ in range(calls):
         fn()
-        samples[i] = time.perf_counter() - t
-    q1, med, q3 = np.percentile(samples, [25, 50, 75]) * 1e6
-    return med, q3 - q1
+    return (time.perf_counter() - t) / calls
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2000)
-    args = parser.parse_args()
+def compare(ours, theirs, rounds, target_seconds=0.004):
+    """(our µs, NumPy µs, ratio, ratio's IQR) as medians over interleaved rounds."""
+    ours(), theirs()
+    probe = min(block_time(ours, 3), block_time(theirs, 3))
+    calls = max(1, int(target_seconds / max(probe, 1e-7)))
+    a, b = np.empty(rounds), np.empty(rounds)
+    for r in range(rounds):
+        if r % 2:
+            b[r] = block_time(theirs, calls)
+            a[r] = block_time(ours, calls)
+        else:
+            a[r] = block_time(ours, calls)
+            b[r] = block_time(theirs, calls)
+    ratio = a / b
+    q1, q3 = np.percentile(ratio, [25, 75])
+    return np.median(a) * 1e6, np.median(b) * 1e6, np.median(ratio), q3 - q1
+
+
+def tiny_rows():
+    rng = np.random.default_rng(0)
+    x10 = rng.standard_normal((10, 10))
+    dout10 = rng.standard_normal((10, 10))
+    # the shapes of the course's affine check: x (2, 4, 5, 6), w (120, 3), float64
+    xa = rng.standard_normal((2, 4, 5, 6))
+    wa = rng.standard_normal((120, 3))
+    ba = rng.standard_normal(3)
+    douta = rng.standard_normal((2, 3))
+    # the course's loss check: x (50, 10), y (50,)
+    xs = 0.001 * rng.standard_normal((50, 10))
+    ys = rng.integers(0, 10, 50)
+    w100 = rng.standard_normal(100).astype(np.float32)
+    dw100 = rng.standard_normal(100).astype(np.float32)
+    ours_cfg, np_cfg = {"learning_rate": 1e-3}, {"learning_rate": 1e-3}
+
+    def np_affine_backward():
+        dx = (douta @ wa.T).reshape(xa.shape)
+        return dx, xa.reshape(2, -1).T @ douta, douta.sum(axis=0)
+
+    def ours_adam():
+        adam(w100, dw100, ours_cfg)
+
+    def np_adam():
+        numpy_net.adam(w100, dw100, np_cfg)
+
+    return [
+        ("relu_forward 10x10 f64", lambda: layers.relu_forward(x10), lambda: (np.maximum(0, x10), x10)),
+        ("relu_backward 10x10 f64", lambda: layers.relu_backward(dout10, x10), lambda: dout10 * (x10 > 0)),
+        ("affine_forward (2,4,5,6)x(120,3) f64", lambda: layers.affine_forward(xa, wa, ba),
+         lambda: (xa.reshape(2, -1) @ wa + ba, (xa, wa, ba))),
+        ("affine_backward (2,4,5,6)x(120,3) f64", lambda: layers.affine_backward(douta, (xa, wa, ba)),
+         np_affine_backward),
+        ("softmax_loss (50,10) f64", lambda: layers.softmax_loss(xs, ys), lambda: numpy_net.softmax_loss(xs, ys)),
+        ("adam (100,) f32", ours_adam, np_adam),
+    ]
+
+
+def gradient_check_row():
+    """The notebooks' gradient-check network: FullyConnectedNet([20, 30], input_dim=15,
+    num_classes=10), N = 2, float64; eval_numerical_gradient calls loss twice per element."""
+    np.random.seed(231)
+    X = np.random.randn(2, 15)
+    y = np.random.randint(10, size=(2,))
+    model = FullyConnectedNet([20, 30], input_dim=15, num_classes=10, weight_scale=5e-2, dtype=np.float64)
+    net = numpy_net.FullyConnectedNet({k: v.copy() for k, v in model.params.items()})
+    return ("gradient-check net loss [20,30] N=2 f64", lambda: model.loss(X, y), lambda: net.loss(X, y))
+
+
+def gemm_rows():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((100, 100)).astype(np.float32)
     X = rng.standard_normal((200, 3072)).astype(np.float32)
     W = (rng.standard_normal((3072, 100)) * 1e-3).astype(np.float32)
     b = np.zeros(100, np.float32)
-    rows = [
-        ("relu_forward 100x100 f32", lambda: layers.relu_forward(x), lambda: (np.maximum(x, 0), x)),
+    return [
+        ("relu_forward 100x100 f32", lambda: layers.relu_forward(x), lambda: (np.maximum(0, x), x)),
         ("affine_forward (200,3072)x(3072,100) f32", lambda: layers.affine_forward(X, W, b),
          lambda: (X.reshape(200, -1) @ W + b, (X, W, b))),
     ]
-    print("%-44s %14s %14s %8s" % ("call", "swiftnn µs", "NumPy µs", "ratio"))
-    for name, ours, theirs in rows:
-        (m1, s1), (m2, s2) = timed(ours, args.repeats), timed(theirs, args.repeats)
-        print("%-44s %7.1f ±%5.1f %7.1f ±%5.1f %7.2fx" % (name, m1, s1 / 2, m2, s2 / 2, m2 / m1))
 
-    # W2: FullyConnectedNet([100]*4), batchnorm, dropout 0.78, Adam, batch 100, through the Solver's path.
+
+def w2_row():
+    """W2: FullyConnectedNet([100]*4), batchnorm, dropout 0.78, batch 100, float32, through the
+    Solver's path: model.loss, then optim.adam once per parameter."""
+    rng = np.random.default_rng(1)
     np.random.seed(0)
     model = FullyConnectedNet([100] * 4, normalization="batchnorm", dropout_keep_ratio=0.78)
     Xb = rng.standard_normal((100, 3072)).astype(np.float32)
@@ -69,10 +136,22 @@ def main():
         for k in net.params:
             net.params[k], np_configs[k] = numpy_net.adam(net.params[k], grads[k], np_configs[k])
 
-    reps = max(50, args.repeats // 10)
-    (m1, s1), (m2, s2) = timed(ours_step, reps), timed(numpy_step, reps)
-    print("%-44s %7.1f ±%5.1f %7.1f ±%5.1f %7.2fx" % ("W2 step: FullyConnectedNet.loss + adam", m1, s1 / 2, m2, s2 / 2,
-                                                      m2 / m1))
+    return ("W2 step: model.loss + adam per param", ours_step, numpy_step)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=41, help="interleaved rounds per row")
+    parser.add_argument("--only", help="run only the rows whose name contains this")
+    args = parser.parse_args()
+    rows = tiny_rows() + [gradient_check_row()] + gemm_rows() + [w2_row()]
+    print("%-42s %11s %11s %8s %8s" % ("call", "swiftnn µs", "NumPy µs", "ratio", "IQR"))
+    for name, ours, theirs in rows:
+        if args.only and args.only not in name:
+            continue
+        rounds = args.rounds if not name.startswith("W2") else max(9, args.rounds // 3)
+        a, b, ratio, iqr = compare(ours, theirs, rounds, 0.004 if not name.startswith("W2") else 0.03)
+        print("%-42s %11.2f %11.2f %7.2fx %8.2f" % (name, a, b, ratio, iqr), flush=True)
 
 
 if __name__ == "__main__":

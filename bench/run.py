@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 import workloads  # noqa: E402
 
-CONTESTANTS = ["numpy", "layers", "loss", "native", "jax", "torch"]
+CONTESTANTS = ["numpy", "layers", "loss", "native", "jax", "torch", "sklearn"]
 LABELS = {
     "numpy": "NumPy (bench's own, CS231n style)",
     "layers": "swiftnn course API (per-layer calls)",
@@ -38,8 +38,9 @@ LABELS = {
     "native": "swiftnn native Trainer",
     "jax": "JAX (jit step)",
     "torch": "PyTorch CPU (eager)",
+    "sklearn": "scikit-learn MLPClassifier (epochs)",
 }
-PEERS = {"jax": "jax", "torch": "torch"}
+PEERS = {"jax": "jax", "torch": "torch", "sklearn": "sklearn"}
 # The issue's reference medians for the peers on this machine kind (ms per step, ranges).
 REFERENCE = {
     "W2": {"numpy": (6.7, 7.5), "torch": (4.6, 6.3), "jax": (2.4, 3.6)},
@@ -159,7 +160,8 @@ def machine_facts():
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="independent runs of every measurement (default 3)")
-    ap.add_argument("--workloads", default="W1,W1p,W2,W3", help="comma-separated: W1, W1p (or W1'), W2, W3")
+    ap.add_argument("--workloads", default="W1,W1p,W2,W3,W4,W4p",
+                    help="comma-separated: W1, W1p (or W1'), W2, W3, W4, W4p (or W4')")
     ap.add_argument("--contestants", default=",".join(CONTESTANTS), help="comma-separated: " + ", ".join(CONTESTANTS))
     ap.add_argument("--min-iters", type=int, default=200, help="timed steps per measurement, at least")
     ap.add_argument("--min-seconds", type=float, default=2.0, help="timed seconds per measurement, at least")
@@ -178,14 +180,16 @@ def parse_args():
     ap.add_argument("--retries", type=int, default=2,
                     help="measure again (up to this many times) when other processes used over 5%% of the CPU "
                          "during a measurement; the quietest attempt is kept")
-    ap.add_argument("--quick", action="store_true", help="1 run, 50 steps, 0.5 s, no full epochs")
+    ap.add_argument("--epochs", type=int, default=3,
+                    help="epochs the native trainer and scikit-learn time in each measurement (default 3)")
+    ap.add_argument("--quick", action="store_true", help="1 run, 50 steps, 0.5 s, no full epochs, 1 epoch")
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"), help="the results table (default bench/RESULTS.md)")
     ap.add_argument("--json", default=str(HERE / "results.json"), help="machine-readable summary")
     ap.add_argument("--render", action="store_true",
                     help="measure nothing: rewrite --out from the summary in --json (after a change to the report)")
     args = ap.parse_args()
     if args.quick:
-        args.runs, args.min_iters, args.min_seconds, args.no_full_epoch = 1, 50, 0.5, True
+        args.runs, args.min_iters, args.min_seconds, args.no_full_epoch, args.epochs = 1, 50, 0.5, True, 1
     keys = [k.strip().replace("'", "p") for k in args.workloads.split(",") if k.strip()]
     for k in keys:
         if k not in workloads.WORKLOADS:
@@ -213,11 +217,25 @@ def child_env(args):
     return env
 
 
+# Sections of RESULTS.md that other benchmarks write and a run of this one keeps as they are.
+OTHER_SECTIONS = ("Small calls (bench/overhead.py)",)
+
+
+def write_keeping_other_sections(path, text):
+    """Writes text to path, keeping at its end the file's OTHER_SECTIONS."""
+    if path.exists():
+        kept = [part for part in ("\n" + path.read_text()).split("\n## ")[1:]
+                if part.splitlines()[0].strip() in OTHER_SECTIONS]
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + "\n\n".join("## " + part.strip("\n") for part in kept) + "\n"
+    path.write_text(text)
+
+
 def rerender(args):
     """Writes args.out again from the stored summary in args.json, with that run's own settings."""
     summary = json.loads(Path(args.json).read_text())
     stored = argparse.Namespace(**summary["args"])
-    Path(args.out).write_text(render(summary, stored))
+    write_keeping_other_sections(Path(args.out), render(summary, stored))
     print("wrote %s from %s (run of %s)" % (args.out, args.json, summary["started"]))
 
 
@@ -274,12 +292,13 @@ def main():
             for key in args.workloads:
                 order = contestants[run % len(contestants):] + contestants[:run % len(contestants)]
                 for c in order:
+                    if c == "sklearn" and not workloads.WORKLOADS[key].sklearn_can_train:
+                        continue
                     cmd = [sys.executable, str(HERE / "contestant.py"), c, key, "--min-iters", str(args.min_iters),
                            "--min-seconds", str(args.min_seconds), "--warmup", str(args.warmup)]
                     if not args.no_full_epoch:
                         cmd.append("--full-epoch")
-                    if args.quick:
-                        cmd += ["--epochs", "1"]
+                    cmd += ["--epochs", str(args.epochs)]
                     best = None
                     for attempt in range(1 + max(0, args.retries)):
                         quiet = wait_quiet(args.wait_quiet, log)
@@ -336,7 +355,7 @@ def write_results(args, measurements, gemm_runs, gemm1_runs, facts, notes, failu
     summary["args"] = {k: v for k, v in vars(args).items() if k not in ("out", "json")}
     summary["runs_done"] = runs_done
     text = render(summary, args)
-    Path(args.out).write_text(text)
+    write_keeping_other_sections(Path(args.out), text)
     Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n")
     if final:
         log("\n" + text)
@@ -420,7 +439,8 @@ def render(s, args):
                 _fmt(float(np.median(g["numpy_gflops_1thread"])) if g["numpy_gflops_1thread"] else None, ".0f")))
     L.append("")
     L.append("## Workloads\n")
-    L.append("Random float32 data of CIFAR-10's shape: 49,000 training rows, D = 3072, C = 10. A step samples "
+    L.append("Random float32 data of CIFAR-10's shape (49,000 training rows, D = 3072, C = 10) for W1-W3, of "
+             "Fashion-MNIST's (55,000 rows, D = 784) for W4 and W4' (`swiftnn train`'s default network). A step samples "
              "a minibatch with replacement, runs forward, softmax loss and backward, and updates every parameter "
              "(reg = 0). GFLOP per step counts the GEMMs only: forward X·W per layer, dW = Xᵀ·dZ per layer, "
              "dX = dZ·Wᵀ for every layer but the first.\n")
@@ -437,7 +457,7 @@ def render(s, args):
     L.append("Step: median over the runs of each run's median single-step time; IQR over all timed steps pooled; "
              "per-run medians in brackets. × native: this contestant's median ÷ the native trainer's (higher is "
              "slower). GFLOP/s: GEMM FLOPs per step ÷ median step; %% SGEMM: that against the measured %s GFLOP/s. "
-             "Epoch: 49,000 samples; † marks a value computed as steps × median step instead of measured. "
+             "Epoch: every training row once (49,000 or 55,000); † marks a value computed as steps × median step instead of measured. "
              "RSS: peak resident set of the contestant's process (it holds the 602 MB data set); "
              "over data: peak minus the peak right after the data set was made. Load: CPU time other processes "
              "used during the measurement, as a share of the machine (above ~5%% the numbers are suspect).\n"
@@ -542,11 +562,31 @@ def render_targets(s, args):
         p = med("W1p", "jax")
         if p is not None:
             row("W1' native at least as fast as JAX", "%.3f ms vs %.3f ms" % (n1p, p), n1p <= p)
+    # Issue 16: each workload's step against its GEMM bound (the 2048^3 rate), and against its own
+    # GEMMs alone at their shapes (the floor where the bound is out of reach).
+    bound_targets = {"W4": 1.25, "W3": 1.2}
+    for key in args.workloads:
+        n = med(key, "native")
+        if n is None or key == "W1p":
+            continue
+        w = workloads.WORKLOADS[key]
+        bound = w.flops / (rate * 1e9) * 1e3
+        alone = s["gemm"]["workloads"].get(key)
+        target = bound_targets.get(key)
+        row("%s native %s its GEMM bound (%.3f GFLOP at %.0f GFLOP/s = %.3f ms)"
+            % (w.name, "≤ %.2fx" % target if target else "against", w.flops / 1e9, rate, bound),
+            "%.3f ms = %.2fx the bound; %s its GEMMs alone at their shapes (%s ms)"
+            % (n, n / bound, _fmt(alone and n / alone, ".2f") + "x", _fmt(alone, ".3f")),
+            n <= target * bound if target else None)
+    sk, n4 = cells.get("W4p", {}).get("sklearn"), cells.get("W4p", {}).get("native")
+    if sk and n4:
+        row("W4' native epoch against scikit-learn's MLPClassifier epoch (same network, Adam, batch 128)",
+            "%.3f s vs %.3f s: %.2fx faster" % (n4["epoch_s"], sk["epoch_s"], sk["epoch_s"] / n4["epoch_s"]), None)
     for key in args.workloads:
         n = med(key, "native")
         if n is None:
             continue
-        peers = [(c, med(key, c)) for c in ("numpy", "jax", "torch") if med(key, c) is not None]
+        peers = [(c, med(key, c)) for c in ("numpy", "jax", "torch", "sklearn") if med(key, c) is not None]
         if peers:
             worst = min(peers, key=lambda cp: cp[1])
             row("%s native faster than every peer" % workloads.WORKLOADS[key].name,

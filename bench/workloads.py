@@ -1,7 +1,8 @@
 """The benchmark's workloads: networks, optimizers, batch sizes, FLOP counts and data.
 
-Every contestant trains the same network on the same random data of CIFAR-10's shape
-(49,000 training rows of D = 3072 float32 features, C = 10 classes). A training step is:
+Every contestant trains the same network on the same random data: of CIFAR-10's shape (49,000
+training rows of D = 3072 float32 features, C = 10 classes) for W1-W3, of Fashion-MNIST's
+(55,000 rows of 784 features) for W4 and W4', which are `swiftnn train`'s default network. A training step is:
 draw a minibatch of `batch` rows with replacement (as the course Solver and the native
 trainer do), forward, softmax loss, backward, one update of every parameter.
 """
@@ -26,15 +27,17 @@ class Workload:
     normalization: str = None  # None, "batchnorm" or "layernorm"
     keep: float = 1.0        # dropout keep probability (1 = no dropout)
     eps: float = 1e-5        # batchnorm / layernorm epsilon
+    d: int = D               # input features
+    n_train: int = N_TRAIN   # training rows
     notes: str = field(default="", compare=False)
 
     @property
     def dims(self):
-        return [D, *self.hidden, C]
+        return [self.d, *self.hidden, C]
 
     @property
     def steps_per_epoch(self):
-        return max(N_TRAIN // self.batch, 1)
+        return max(self.n_train // self.batch, 1)
 
     @property
     def num_params(self):
@@ -64,8 +67,13 @@ class Workload:
         (bias, ReLU, normalization, dropout, softmax, update) is not counted."""
         return sum(2 * m * n * k for m, n, k, _, _ in self.gemms())
 
+    @property
+    def sklearn_can_train(self):
+        """scikit-learn's MLPClassifier has no batchnorm or dropout; this bench runs it with Adam."""
+        return self.normalization is None and self.keep == 1 and self.rule == "adam"
+
     def describe(self):
-        parts = ["%s-%s" % (D, "-".join(map(str, self.hidden))) + "-%d" % C]
+        parts = ["%s-%s" % (self.d, "-".join(map(str, self.hidden))) + "-%d" % C]
         if self.normalization:
             parts.append(self.normalization)
         if self.keep < 1:
@@ -80,14 +88,21 @@ WORKLOADS = {
     "W1p": Workload("W1p", "W1'", (800,), 200, "sgd", 1e-3),
     "W2": Workload("W2", "W2", (100,) * 4, 100, "adam", 1e-3, normalization="batchnorm", keep=0.78),
     "W3": Workload("W3", "W3", (512, 256), 256, "adam", 1e-3, normalization="layernorm"),
+    # The main job (`swiftnn train`'s defaults, reg and lr decay aside) on Fashion-MNIST's shapes.
+    "W4": Workload("W4", "W4", (512, 256), 128, "adam", 1e-3, normalization="batchnorm", keep=0.6,
+                   d=784, n_train=55_000),
+    # The same network plain, as scikit-learn's MLPClassifier trains it.
+    "W4p": Workload("W4p", "W4'", (512, 256), 128, "adam", 1e-3, d=784, n_train=55_000),
 }
 
 
-def make_data(n=N_TRAIN, seed=DATA_SEED):
-    """Standard-normal float32 features (roughly CIFAR-10 after mean subtraction and scaling)
-    and uniform int64 labels; the same arrays in every contestant's process."""
+def make_data(workload=None, seed=DATA_SEED):
+    """Standard-normal float32 features (roughly the data after mean subtraction and scaling)
+    and uniform int64 labels of the workload's shape (CIFAR-10's by default); the same arrays
+    in every contestant's process."""
+    n, d = (workload.n_train, workload.d) if workload else (N_TRAIN, D)
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, D), dtype=np.float32)
+    X = rng.standard_normal((n, d), dtype=np.float32)
     y = rng.integers(0, C, size=n, dtype=np.int64)
     return X, y
 

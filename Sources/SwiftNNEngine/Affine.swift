@@ -21,12 +21,24 @@ public func affineBackward<T: Scalar>(dx: UnsafeMutablePointer<T>?, dw: UnsafeMu
                                       db: UnsafeMutablePointer<T>, dout: UnsafePointer<T>,
                                       x: UnsafePointer<T>, w: UnsafePointer<T>,
                                       n: Int, d: Int, m: Int, dwScale: (alpha: T, beta: T) = (1, 0)) {
+    affineBackward(dx: dx, dw: dw, db: db, dout: dout, x: x, w: w, n: n, d: d, m: m, dwScale: dwScale,
+                   dwEpilogue: NoEpilogue())
+}
+
+/// affineBackward, with `dwEpilogue` run on each block of dw as soon as it is made (see `gemm`).
+@inlinable
+public func affineBackward<T: Scalar, E: BlockEpilogue>(dx: UnsafeMutablePointer<T>?, dw: UnsafeMutablePointer<T>,
+                                                        db: UnsafeMutablePointer<T>, dout: UnsafePointer<T>,
+                                                        x: UnsafePointer<T>, w: UnsafePointer<T>,
+                                                        n: Int, d: Int, m: Int, dwScale: (alpha: T, beta: T),
+                                                        dwEpilogue: E) {
     if let dx {
         T.gemm(transA: false, transB: true, m: n, n: d, k: m,
                alpha: 1, a: dout, lda: m, b: w, ldb: m, beta: 0, c: dx, ldc: d)
     }
     T.gemm(transA: true, transB: false, m: d, n: m, k: n,
-           alpha: dwScale.alpha, a: x, lda: d, b: dout, ldb: m, beta: dwScale.beta, c: dw, ldc: m)
+           alpha: dwScale.alpha, a: x, lda: d, b: dout, ldb: m, beta: dwScale.beta, c: dw, ldc: m,
+           epilogue: dwEpilogue)
     sumRows(out: db, x: dout, n: n, d: m)
 }
 

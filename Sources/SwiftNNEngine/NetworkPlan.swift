@@ -136,6 +136,83 @@ public struct NormSettings {
     }
 }
 
+/// An update rule run inside backward (see NetworkPlan.loss): each parameter is stepped as soon
+/// as its gradient is made, the weight matrices block by block on the threads that made the
+/// blocks, while the gradient is still in their cache. `state1`, `state2` hold the rule's state
+/// buffers per parameter (same order and sizes as the parameters; nil when the rule keeps fewer).
+public struct FusedUpdate<T: Scalar> {
+    public var rule: UpdateRule
+    public var hyper: UpdateHyperparameters
+    public var state1: PointerTable<T>?
+    public var state2: PointerTable<T>?
+
+    public init(rule: UpdateRule, hyper: UpdateHyperparameters, state1: PointerTable<T>?, state2: PointerTable<T>?) {
+        (self.rule, self.hyper, self.state1, self.state2) = (rule, hyper, state1, state2)
+    }
+
+    /// updateStep on elements range of parameter i (its gradient `grad`).
+    @inlinable func step(_ i: Int, w: UnsafeMutablePointer<T>, grad: UnsafePointer<T>, range: Range<Int>) {
+        let o = range.lowerBound
+        updateStep(rule, w: w + o, dw: grad + o, s1: state1.map { $0[i] + o }, s2: state2.map { $0[i] + o },
+                   count: range.count, hyper)
+    }
+}
+
+/// The epilogue of a dW GEMM under a fused update (see NetworkPlan.loss): on each block of
+/// dW, reg·W added and Σ W² taken (into sums[block]) when asked, then the rule's step, in chunks
+/// that stay in L1.
+@usableFromInline struct StepBlocks<T: Scalar>: BlockEpilogue {
+    let update: FusedUpdate<T>
+    let index: Int                      // the parameter's number
+    let w, dw: UnsafeMutablePointer<T>
+    let width: Int                      // dW's columns
+    let r: T
+    let squares: Bool
+    let sums: UnsafeMutablePointer<Double>
+
+    @usableFromInline func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ block: Int) {
+        if block == 0 { lap(.gemmWeights) }
+        var total = 0.0
+        func run(_ chunk: Range<Int>) {
+            if r != 0 {
+                total += addWeightDecay(dw: dw + chunk.lowerBound, w: w + chunk.lowerBound, count: chunk.count, r: r,
+                                        squares: squares)
+            }
+            update.step(index, w: w, grad: dw, range: chunk)
+        }
+        if columns.count == width {
+            // Whole rows: one contiguous run.
+            let all = rows.lowerBound * width..<rows.upperBound * width
+            for start in stride(from: all.lowerBound, to: all.upperBound, by: 2048) {
+                run(start..<min(start + 2048, all.upperBound))
+            }
+        } else {
+            for i in rows { run((i * width + columns.lowerBound)..<(i * width + columns.upperBound)) }
+        }
+        sums[block] = total
+        if block == 0 { lap(.update) }
+    }
+}
+
+/// dw (count) += r·w; returns Σ w² in Double (eight running sums, so the adds do not wait on
+/// each other) when `squares` is set, else 0.
+@inlinable
+func addWeightDecay<T: Scalar>(dw: UnsafeMutablePointer<T>, w: UnsafePointer<T>, count: Int, r: T,
+                               squares: Bool) -> Double {
+    for i in 0..<count { dw[i] += r * w[i] }
+    guard squares else { return 0 }
+    var s = SIMD8<Double>()
+    let tail = count - count % 8
+    for i in stride(from: 0, to: tail, by: 8) {
+        var v = SIMD8<Double>()
+        for j in 0..<8 { v[j] = Double(w[i + j]) }
+        s += v * v
+    }
+    var total = s.sum()
+    for i in tail..<count { total += Double(w[i]) * Double(w[i]) }
+    return total
+}
+
 public final class NetworkPlan<T: Scalar> {
     public let spec: NetworkSpec
     public let parameterSizes: [Int]
@@ -153,6 +230,7 @@ public final class NetworkPlan<T: Scalar> {
     private var gradA: UnsafeMutablePointer<T>?         // ping-pong gradients (n, max h)
     private var gradB: UnsafeMutablePointer<T>?
     private var saved: UnsafeMutablePointer<T>?         // running statistics before a train step
+    private let blockSquares: UnsafeMutablePointer<Double>   // Σ W² per dW block under a fused update
 
     // Held for the whole of a `loss` call: the workspace is shared state, so calls on one plan
     // from several threads run one at a time instead of overwriting (or reallocating) it.
@@ -163,10 +241,12 @@ public final class NetworkPlan<T: Scalar> {
         self.parameterSizes = spec.parameterSizes
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
+        blockSquares = .allocate(capacity: spec.layerCount * engineThreads)
     }
 
     deinit {
         free(storage)
+        blockSquares.deallocate()
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -236,17 +316,28 @@ public final class NetworkPlan<T: Scalar> {
     /// −lr·xᵀ·dout straight into W scaled by 1 − lr·reg, so dW is never stored and no separate
     /// pass over the weights runs (the trainer's SGD path). Every other gradient (biases,
     /// gamma, beta) is still written to `grads`; its weight slots are left as they were.
+    ///
+    /// `fused` = an update rule (ignored with `fusedSGD`): every parameter takes one step of the
+    /// rule inside backward, as soon as its gradient (with reg·W added) is made: the weight
+    /// matrices block by block on the threads that made the dW blocks, the rest right after
+    /// their layer. Gradients are still written to `grads`; parameters and state end exactly as
+    /// after this call without `fused` followed by updateStep over every parameter. The L2 term
+    /// is summed from the weights before their step (in another order: the loss may differ in
+    /// the last bits). With T = Float and reg ≤ 1e200 that term cannot overflow once the
+    /// forward pass succeeded, so a throw still leaves the parameters as they were; otherwise it
+    /// is summed (and checked) before backward, as with fusedSGD.
     /// Thread-safe: concurrent calls on one plan are serialized.
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func loss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                      params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                      scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                     seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
+                     seed: UInt64, fusedSGD: Double? = nil, fused: FusedUpdate<T>? = nil) throws(EngineError) -> Double {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try unlockedLoss(x: x, y: y, n: n, params: params, grads: grads, running: running,
-                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD)
+                                scoresOut: scoresOut, reg: reg, norm: settings, seed: seed, fusedSGD: fusedSGD,
+                                fused: fused)
     }
 
     @_specialize(exported: true, where T == Float)
@@ -254,7 +345,7 @@ public final class NetworkPlan<T: Scalar> {
     func unlockedLoss(x: UnsafePointer<T>, y: UnsafePointer<Int64>?, n: Int,
                       params: PointerTable<T>, grads: PointerTable<T>?, running: PointerTable<T>?,
                       scoresOut: UnsafeMutablePointer<T>?, reg: Double, norm settings: NormSettings,
-                      seed: UInt64, fusedSGD: Double? = nil) throws(EngineError) -> Double {
+                      seed: UInt64, fusedSGD: Double? = nil, fused update: FusedUpdate<T>? = nil) throws(EngineError) -> Double {
         let train = y != nil
         if let y { try checkLabels(y, n: n, c: spec.classes) }
         if spec.normalization == .batch && running == nil {
@@ -326,15 +417,43 @@ public final class NetworkPlan<T: Scalar> {
         // Where dW goes: to grads (then + reg·W), or, fused SGD, straight into W, whose L2 term
         // is then taken first, while W is still this step's.
         let fused = fusedSGD.map { lr in (alpha: T(-lr), beta: T(1 - lr * reg)) }
-        if reg != 0 && fused != nil {
+        let update = fused == nil ? update : nil
+        // Under `update`, the L2 term is summed in the dW blocks' epilogues when it cannot
+        // overflow (see loss), else here, before any parameter changes.
+        let squaresInBackward = update != nil && reg != 0 && T.self == Float.self && reg <= 1e200
+        if reg != 0 && (fused != nil || (update != nil && !squaresInBackward)) {
             loss = try addL2(to: loss, reg: reg, params: params, grads: nil, running: running)
         }
         func weightGradient(_ l: Int) -> UnsafeMutablePointer<T> { fused == nil ? grads[2 * l] : params[2 * l] }
         let dwScale = fused ?? (alpha: 1, beta: 0)
+        // Σ W² per dW block (fixed by the shape and the thread count), summed in order at the end.
+        blockSquares.update(repeating: 0, count: L * engineThreads)
+        /// Steps layer l's bias, and gamma and beta when normalized, under `update`.
+        func updateSmall(_ l: Int) {
+            guard let update else { return }
+            update.step(2 * l + 1, w: params[2 * l + 1], grad: grads[2 * l + 1], range: 0..<dims[l + 1])
+            if norm != .none && l < L - 1 {
+                let gamma = 2 * L + 2 * l, beta = gamma + 1
+                update.step(gamma, w: params[gamma], grad: grads[gamma], range: 0..<dims[l + 1])
+                update.step(beta, w: params[beta], grad: grads[beta], range: 0..<dims[l + 1])
+            }
+        }
+        /// Layer l's affine backward, with its weights stepped block by block under `update`.
+        func backward(_ l: Int, dx: UnsafeMutablePointer<T>?, dout: UnsafePointer<T>, x: UnsafePointer<T>) {
+            if let update {
+                affineBackward(dx: dx, dw: grads[2 * l], db: grads[2 * l + 1], dout: dout, x: x, w: params[2 * l],
+                               n: n, d: dims[l], m: dims[l + 1], dwScale: (1, 0),
+                               dwEpilogue: StepBlocks(update: update, index: 2 * l, w: params[2 * l], dw: grads[2 * l],
+                                                      width: dims[l + 1], r: T(reg), squares: squaresInBackward,
+                                                      sums: blockSquares + l * engineThreads))
+                updateSmall(l)
+            } else {
+                affineBackward(dx: dx, dw: weightGradient(l), db: grads[2 * l + 1], dout: dout, x: x, w: params[2 * l],
+                               n: n, d: dims[l], m: dims[l + 1], dwScale: dwScale)
+            }
+        }
         var cur = gradA, other = gradB
-        affineBackward(dx: L > 1 ? cur : nil, dw: weightGradient(L - 1), db: grads[2 * (L - 1) + 1], dout: scores,
-                       x: L > 1 ? UnsafePointer(act[L - 2]) : x, w: params[2 * (L - 1)],
-                       n: n, d: dims[L - 1], m: dims[L], dwScale: dwScale)
+        backward(L - 1, dx: L > 1 ? cur : nil, dout: scores, x: L > 1 ? UnsafePointer(act[L - 2]) : x)
         for l in stride(from: L - 2, through: 0, by: -1) {
             let h = dims[l + 1]
             deactivate(cur, act: act[l], mask: useDropout ? mask[l] : nil, count: n * h)
@@ -350,12 +469,17 @@ public final class NetworkPlan<T: Scalar> {
                 }
                 swap(&cur, &other)
             }
-            affineBackward(dx: l > 0 ? other : nil, dw: weightGradient(l), db: grads[2 * l + 1], dout: cur,
-                           x: l > 0 ? UnsafePointer(act[l - 1]) : x, w: params[2 * l], n: n, d: dims[l], m: h,
-                           dwScale: dwScale)
+            backward(l, dx: l > 0 ? other : nil, dout: cur, x: l > 0 ? UnsafePointer(act[l - 1]) : x)
             swap(&cur, &other)
         }
-        if reg != 0 && fused == nil {
+        if squaresInBackward {
+            var squares = 0.0
+            for i in 0..<(L * engineThreads) { squares += blockSquares[i] }
+            loss += 0.5 * reg * squares
+            if !loss.isFinite {
+                throw EngineError(.nonFinite, "the loss is \(loss): the L2 term 0.5·reg·ΣW² = 0.5 · \(reg) · \(squares) overflows")
+            }
+        } else if reg != 0 && fused == nil && update == nil {
             loss = try addL2(to: loss, reg: reg, params: params, grads: grads, running: running)
         }
         return loss

@@ -29,12 +29,22 @@ public var threadCount: Int { engineThreads }
 #if compiler(>=6.2)
 public protocol PieceWork: SendableMetatype {
     func callAsFunction(_ piece: Range<Int>)
+    /// The piece's index among the job's pieces (0 for a job run whole) as well; by default the
+    /// index is ignored.
+    func callAsFunction(_ piece: Range<Int>, index: Int)
 }
 #else
 public protocol PieceWork {
     func callAsFunction(_ piece: Range<Int>)
+    /// The piece's index among the job's pieces (0 for a job run whole) as well; by default the
+    /// index is ignored.
+    func callAsFunction(_ piece: Range<Int>, index: Int)
 }
 #endif
+
+extension PieceWork {
+    @inlinable public func callAsFunction(_ piece: Range<Int>, index: Int) { self(piece) }
+}
 
 /// Calls work on contiguous pieces covering 0..<count, one piece per thread, at once, when count
 /// is at least `minimum` (below it, handing work to a helper costs more than it saves: about a
@@ -82,7 +92,7 @@ public func forEachPiece(of count: Int, minimum: Int = 1 << 16, alignment: Int =
         let job = job.assumingMemoryBound(to: Pieces.self)
         let count = job.pointee.count, step = job.pointee.step
         let start = min(i * step, count), end = i == job.pointee.pieces - 1 ? count : min(start + step, count)
-        if i < job.pointee.pieces, start < end { job.pointee.work(start..<end) }
+        if i < job.pointee.pieces, start < end { job.pointee.work(start..<end, index: i) }
     }
 }
 
@@ -100,10 +110,24 @@ extension Scalar {
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                             beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int) {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc, epilogue: NoEpilogue())
+    }
+
+    /// `gemm`, then `epilogue(rows, columns, index)` on each block of c, on the thread that made
+    /// the block and right after it, while the block is still in that core's cache; `index` is the
+    /// block's number (0 ..< the thread count), fixed by the shape and the thread count.
+    @inlinable
+    public static func gemm<E: BlockEpilogue>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                              alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                                              b: UnsafePointer<Self>, ldb: Int,
+                                              beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int, epilogue: E) {
+        lap(.elementwise)
+        defer { lap(transA ? .gemmWeights : transB ? .gemmInputs : .gemmForward) }
         let blocks = gemmBlocks(m: m, n: n, k: k)
         let rows = m >= blocks * minimumBlockEdge && (m >= n || n < blocks * minimumBlockEdge)
         let job = GemmBlocks(byRows: rows, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, epilogue: epilogue)
         if blocks <= 1 {
             job(0..<(rows ? m : n))
         } else if rows {
@@ -116,32 +140,49 @@ extension Scalar {
     }
 }
 
+/// Work on a block of a GEMM's output right after the block is made (see gemm): a struct, so
+/// that handing it to the helpers allocates nothing.
+public protocol BlockEpilogue {
+    func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ index: Int)
+}
+
+public struct NoEpilogue: BlockEpilogue {
+    @inlinable public init() {}
+    @inlinable public func callAsFunction(_ rows: Range<Int>, _ columns: Range<Int>, _ index: Int) {}
+}
+
 /// A block of rows (or columns) of a GEMM, with the pointers moved to the block's start.
-@usableFromInline struct GemmBlocks<T: Scalar>: PieceWork {
+@usableFromInline struct GemmBlocks<T: Scalar, E: BlockEpilogue>: PieceWork {
     @usableFromInline let byRows, transA, transB: Bool
     @usableFromInline let m, n, k, lda, ldb, ldc: Int
     @usableFromInline let alpha, beta: T
     @usableFromInline let a, b: UnsafePointer<T>
     @usableFromInline let c: UnsafeMutablePointer<T>
+    @usableFromInline let epilogue: E
 
     @inlinable init(byRows: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: T,
                     a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-                    beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+                    beta: T, c: UnsafeMutablePointer<T>, ldc: Int, epilogue: E) {
         (self.byRows, self.transA, self.transB, self.m, self.n, self.k) = (byRows, transA, transB, m, n, k)
         (self.alpha, self.a, self.lda, self.b, self.ldb, self.beta, self.c, self.ldc) =
             (alpha, a, lda, b, ldb, beta, c, ldc)
+        self.epilogue = epilogue
     }
 
-    @inlinable func callAsFunction(_ piece: Range<Int>) {
+    @inlinable func callAsFunction(_ piece: Range<Int>) { self(piece, index: 0) }
+
+    @inlinable func callAsFunction(_ piece: Range<Int>, index: Int) {
         let i = piece.lowerBound
         if byRows {
             T.gemmOnThisThread(transA: transA, transB: transB, m: piece.count, n: n, k: k, alpha: alpha,
                                a: transA ? a + i : a + i * lda, lda: lda, b: b, ldb: ldb,
                                beta: beta, c: c + i * ldc, ldc: ldc)
+            epilogue(piece, 0..<n, index)
         } else {
             T.gemmOnThisThread(transA: transA, transB: transB, m: m, n: piece.count, k: k, alpha: alpha,
                                a: a, lda: lda, b: transB ? b + i * ldb : b + i, ldb: ldb,
                                beta: beta, c: c + i, ldc: ldc)
+            epilogue(0..<m, piece, index)
         }
     }
 }
@@ -299,7 +340,13 @@ final class Team: @unchecked Sendable {
         while generation.load(ordering: .relaxed) == seen {
             let i = backgroundNext.add(1, ordering: .relaxed).oldValue
             if i >= count { return backgroundSerial.load(ordering: .relaxed) }
-            run(job, i)
+            if profiling {
+                let start = monotonicSeconds()
+                run(job, i)
+                phaseClock.helperBusy.add(Int((monotonicSeconds() - start) * 1e9), ordering: .relaxed)
+            } else {
+                run(job, i)
+            }
         }
         return nil
     }
@@ -308,7 +355,13 @@ final class Team: @unchecked Sendable {
         var seen = 0
         while true {
             seen = waitForJob(after: seen)
-            work(index)
+            if profiling {
+                let start = monotonicSeconds()
+                work(index)
+                phaseClock.helperBusy.add(Int((monotonicSeconds() - start) * 1e9), ordering: .relaxed)
+            } else {
+                work(index)
+            }
             remaining.subtract(1, ordering: .releasing)
         }
     }

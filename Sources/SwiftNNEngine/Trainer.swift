@@ -55,7 +55,7 @@ public final class Trainer<T: Scalar> {
     let state2: UnsafeMutablePointer<T>
     let best: UnsafeMutablePointer<T>
     let bestRunning: UnsafeMutablePointer<T>
-    let tables: UnsafeMutablePointer<UnsafeMutablePointer<T>?>  // params | grads | running pointer tables
+    let tables: UnsafeMutablePointer<UnsafeMutablePointer<T>?>  // params | grads | running | state1 | state2 tables
     let tableCount: Int
     let nonWeights: [Range<Int>]                   // biases, gamma, beta in the flat buffers
 
@@ -120,7 +120,7 @@ public final class Trainer<T: Scalar> {
             state1 = owned + 2 * parameterCount + runningCount
             state2 = state1 + parameterCount
         }
-        tableCount = 2 * sizes.count + 2 * spec.hiddenCount
+        tableCount = 4 * sizes.count + 2 * spec.hiddenCount
         guard let t = calloc(max(tableCount, 1), MemoryLayout<UnsafeMutablePointer<T>?>.stride) else {
             free(raw)
             throw EngineError(.outOfMemory, "could not allocate the trainer's tables")
@@ -131,6 +131,8 @@ public final class Trainer<T: Scalar> {
         for (i, size) in sizes.enumerated() {
             tables[i] = params + offset
             tables[sizes.count + i] = grads + offset
+            tables[2 * sizes.count + 2 * spec.hiddenCount + i] = state1 + offset
+            tables[3 * sizes.count + 2 * spec.hiddenCount + i] = state2 + offset
             if i >= 2 * spec.layerCount || i % 2 == 1 { nonWeights.append(offset..<(offset + size)) }
             offset += size
         }
@@ -145,9 +147,15 @@ public final class Trainer<T: Scalar> {
             }
         }
         snapshotBest()
+        if profiling { phaseClock.reset() }
     }
 
     deinit {
+        if profiling {
+            // write(2) rather than fputs(stderr): Swift 6 refuses the C global `stderr`.
+            let report = phaseClock.report(helpers: engineThreads - 1) + "\n"
+            _ = report.withCString { write(2, $0, strlen($0)) }
+        }
         free(owned); free(tables)
         free(batchX); free(batchY); free(sampleX); free(sampleY); free(evalScores)
         prefetch.deallocate()
@@ -249,17 +257,23 @@ public final class Trainer<T: Scalar> {
         let gradTable = try PointerTable(UnsafePointer(tables + sizes), count: sizes, name: "grads")
         let runningTable = running == nil ? nil
             : try PointerTable(UnsafePointer(tables + 2 * sizes), count: 2 * plan.spec.hiddenCount, name: "running")
+        let states = tables + 2 * sizes + 2 * plan.spec.hiddenCount
+        let stateTable1 = rule.stateCount > 0 ? try PointerTable(UnsafePointer(states), count: sizes, name: "state") : nil
+        let stateTable2 = rule.stateCount > 1
+            ? try PointerTable(UnsafePointer(states + sizes), count: sizes, name: "state") : nil
         func rows(ofStep step: Int, into slot: Int) -> MinibatchRows<T> {
             MinibatchRows(x: xTrain, y: yTrain, n: nTrain, d: d, batchX: batchX + slot * batch * d,
                           batchY: batchY + slot * batch, seed: seeds.batch, first: UInt64(step * batch))
         }
         var done = 0
         var slot = 0, ready = false   // the minibatch buffer of this step, and whether it is filled
+        lap(.outside)
         while done < maxSteps && !stopped {
             if !ready {
                 // Rows of a whole batch are megabytes from all over the data set: both cores copy.
                 forEachPiece(of: batch, minimum: max(1, (1 << 16) / d), alignment: 1, rows(ofStep: iteration, into: slot))
             }
+            lap(.sample)
             // The next step's rows are copied into the other buffer by the helpers between their
             // jobs in this step: the main thread's serial work leaves them idle for a while.
             var offered = false
@@ -270,7 +284,8 @@ public final class Trainer<T: Scalar> {
             var h = hyper
             h.learningRate = learningRate
             h.t = iteration + 1
-            // Plain SGD runs inside backward for the weight matrices (see NetworkPlan.loss).
+            // The update runs inside backward (see NetworkPlan.loss): plain SGD accumulated into
+            // the weight matrices by their dW GEMMs, any other rule on each block of dW as it is made.
             let fused = rule == .sgd
             let loss: Double
             do {
@@ -278,24 +293,28 @@ public final class Trainer<T: Scalar> {
                                      params: paramTable, grads: gradTable,
                                      running: runningTable, scoresOut: nil, reg: reg, norm: NormSettings(),
                                      seed: splitMix64(seed: seeds.dropout, index: UInt64(iteration)),
-                                     fusedSGD: fused ? h.learningRate : nil)
+                                     fusedSGD: fused ? h.learningRate : nil,
+                                     fused: fused ? nil : FusedUpdate(rule: rule, hyper: h, state1: stateTable1,
+                                                                      state2: stateTable2))
             } catch {
                 if offered { team?.finishBackground() }
                 throw EngineError(error.status, "iteration \(iteration + 1): \(error.message)")
             }
             losses?[done] = loss
+            lap(.elementwise)
             if fused {
                 for r in nonWeights {
                     updateStep(.sgd, w: params + r.lowerBound, dw: grads + r.lowerBound, s1: nil, s2: nil,
                                count: r.count, h)
                 }
-            } else {
-                updateStepOnAllCores(rule, w: params, dw: grads, s1: state1, s2: state2, count: parameterCount, h)
             }
+            lap(.update)
             if offered {
                 team?.finishBackground()
                 slot = 1 - slot
             }
+            lap(.prefetchWait)
+            if profiling { phaseClock.steps += 1 }
             ready = offered
             iteration += 1
             done += 1

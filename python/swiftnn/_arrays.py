@@ -6,6 +6,8 @@ from . import _native
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+_ND = np.ndarray
 
 
 def _real_dtype(where, name, array):
@@ -29,29 +31,49 @@ def compute_dtype(where, named):
     return _F64
 
 
+def kernels_of(a):
+    """The fast path's one test per array: the kernel table of a C-contiguous float32 or
+    float64 ndarray, which goes to the library as it is; None for anything else (which then
+    takes ``floats``). Built-in dtypes are singletons, so ``is`` decides without hashing."""
+    if type(a) is _ND and a.flags.c_contiguous:
+        dt = a.dtype
+        if dt is _F64:
+            return _native.f64
+        if dt is _F32:
+            return _native.f32
+    return None
+
+
 def floats(where, **named):
     """Converts each keyword array to one C-contiguous float dtype.
 
     Returns (kernels, dtype, arrays...) in keyword order; arrays already of that dtype and
     contiguous pass without a copy.
     """
-    # Fast path, the common case: every array already C-contiguous float32 or float64 of one dtype.
-    arrays = tuple(named.values())
-    first = arrays[0]
-    if type(first) is np.ndarray:
-        dt = first.dtype
-        kernels = _native.KERNELS.get(dt)
-        if kernels is not None and all(type(a) is np.ndarray and a.dtype == dt and a.flags.c_contiguous
-                                       for a in arrays):
-            return (kernels, dt, *arrays)
     items = [(name, a if isinstance(a, np.ndarray) else np.asarray(a)) for name, a in named.items()]
     dt = compute_dtype(where, items)
     out = [np.ascontiguousarray(a, dtype=dt) for _, a in items]
     return (_native.KERNELS[dt], dt, *out)
 
 
+def same_floats(where, names, arrays):
+    """``floats`` for positional arrays, with the fast path first: when every array is a
+    C-contiguous ndarray of one float dtype, returns (kernels, arrays) untouched."""
+    k = kernels_of(arrays[0])
+    if k is not None:
+        for a in arrays[1:]:
+            if kernels_of(a) is not k:
+                break
+        else:
+            return k, arrays
+    k, _, *out = floats(where, **dict(zip(names, arrays)))
+    return k, out
+
+
 def labels(where, y, n, c):
     """y as C-contiguous int64 of shape (n,); range is checked by the engine."""
+    if type(y) is _ND and y.dtype is _I64 and y.shape == (n,) and y.flags.c_contiguous:
+        return y
     y = y if isinstance(y, np.ndarray) else np.asarray(y)
     if y.dtype.kind not in "iu":
         raise TypeError("%s: y must hold integer class labels, got dtype %s" % (where, y.dtype))

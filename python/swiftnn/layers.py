@@ -12,8 +12,8 @@ import ctypes
 import numpy as np
 
 from . import _native
-from ._arrays import call, floats, labels, require_ndim, require_nonempty, require_shape
-from ._native import ptr
+from ._arrays import call, floats, kernels_of, labels, require_ndim, require_nonempty, require_shape, same_floats
+from ._native import address
 
 __all__ = [
     "affine_forward", "affine_backward", "relu_forward", "relu_backward",
@@ -22,25 +22,41 @@ __all__ = [
     "layernorm_forward", "layernorm_backward", "dropout_forward", "dropout_backward",
 ]
 
+# The course's loop is thousands of calls on arrays of a few dozen numbers (gradient checks),
+# where the Python around a call costs more than the call: the functions below take each
+# array's fast path (kernels_of) first, pass plain integer addresses, and keep every check.
+_empty = np.empty
+_ND = np.ndarray
 
-def _affine_operands(where, x, w, b, **more):
-    """x, w, b (and any further named arrays, such as dout) in one dtype, checked."""
-    k, dt, x2, w, b, *rest = floats(where, x=x, w=w, b=b, **more)
-    if x2.ndim < 2:
-        raise ValueError("%s: x must have shape (N, d_1, ..., d_k), got %s" % (where, x2.shape))
-    require_nonempty(where, "x", x2)
-    n = x2.shape[0]
-    d = x2.size // n
-    require_ndim(where, "w", w, 2, "weights (D, M)")
-    if w.shape[0] != d:
+
+def _affine_operands(where, x, w, b, *more, names=("x", "w", "b")):
+    """x, w, b (and further arrays, such as dout, named after names[3:]) in one dtype,
+    checked. Returns (kernels, x, w, b, n, d, m, more): x as given (contiguous, so its
+    address is that of its (N, D) reshape)."""
+    k, (x, w, b, *more) = same_floats(where, names, (x, w, b) + more)
+    xs = x.shape
+    if len(xs) < 2:
+        raise ValueError("%s: x must have shape (N, d_1, ..., d_k), got %s" % (where, xs))
+    n = xs[0]
+    size = x.size
+    if not size:
+        require_nonempty(where, "x", x)
+    d = size // n
+    ws = w.shape
+    if len(ws) != 2:
+        require_ndim(where, "w", w, 2, "weights (D, M)")
+    if ws[0] != d:
         raise ValueError("%s: w has shape %s but x has %d features per example (x.shape = %s); "
-                         "expected w of shape (%d, M)" % (where, w.shape, d, x2.shape, d))
-    require_nonempty(where, "w", w)
-    m = w.shape[1]
-    require_shape(where, "b", b, (m,), "one bias per column of w")
-    for name, a in zip(more, rest):
-        require_shape(where, name, a, (n, m), "the shape of the forward output")
-    return k, dt, x2.reshape(n, d), w, b, n, d, m, rest
+                         "expected w of shape (%d, M)" % (where, ws, d, xs, d))
+    m = ws[1]
+    if not m:
+        require_nonempty(where, "w", w)
+    if b.shape != (m,):
+        require_shape(where, "b", b, (m,), "one bias per column of w")
+    for name, a in zip(names[3:], more):
+        if a.shape != (n, m):
+            require_shape(where, name, a, (n, m), "the shape of the forward output")
+    return k, x, w, b, n, d, m, more
 
 
 def affine_forward(x, w, b):
@@ -49,9 +65,11 @@ def affine_forward(x, w, b):
     Inputs: x (N, d_1, ..., d_k), w (D, M) with D = d_1 * ... * d_k, b (M,).
     Returns (out (N, M), cache = (x, w, b)).
     """
-    k, dt, x2, w2, b2, n, d, m, _ = _affine_operands("affine_forward", x, w, b)
-    out = np.empty((n, m), dt)
-    call(k.affine_forward(ptr(out), ptr(x2), ptr(w2), ptr(b2), n, d, m), "affine_forward")
+    k, x2, w2, b2, n, d, m, _ = _affine_operands("affine_forward", x, w, b)
+    out = _empty((n, m), w2.dtype)
+    status = k.affine_forward(address(out), address(x2), address(w2), address(b2), n, d, m)
+    if status:
+        _native.raise_status(status, "affine_forward")
     return out, (x, w, b)
 
 
@@ -62,35 +80,47 @@ def affine_backward(dout, cache):
     Returns dx (shape of x), dw (D, M), db (M,).
     """
     x, w, b = cache
-    k, dt, x2, w2, _, n, d, m, (dout,) = _affine_operands("affine_backward", x, w, b, dout=dout)
-    dx = np.empty((n, d), dt)
-    dw = np.empty((d, m), dt)
-    db = np.empty(m, dt)
-    call(k.affine_backward(ptr(dx), ptr(dw), ptr(db), ptr(dout), ptr(x2), ptr(w2), n, d, m),
-         "affine_backward")
-    return dx.reshape(np.shape(x)), dw, db
-
-
-def _elementwise(where, **named):
-    k, dt, *arrays = floats(where, **named)
-    require_nonempty(where, next(iter(named)), arrays[0])
-    return k, dt, arrays
+    k, x2, w2, _, n, d, m, (dout,) = _affine_operands("affine_backward", x, w, b, dout,
+                                                      names=("x", "w", "b", "dout"))
+    dt = w2.dtype
+    dx = _empty(x2.shape, dt)
+    dw = _empty((d, m), dt)
+    db = _empty(m, dt)
+    status = k.affine_backward(address(dx), address(dw), address(db), address(dout), address(x2), address(w2),
+                               n, d, m)
+    if status:
+        _native.raise_status(status, "affine_backward")
+    return dx, dw, db
 
 
 def relu_forward(x):
     """out = max(x, 0) for x of any shape. Returns (out, cache = x)."""
-    k, dt, (xc,) = _elementwise("relu_forward", x=x)
-    out = np.empty(xc.shape, dt)
-    call(k.relu_forward(ptr(out), ptr(xc), xc.size), "relu_forward")
+    k = kernels_of(x)
+    xc = x
+    if k is None:
+        k, _, xc = floats("relu_forward", x=x)
+    size = xc.size
+    if not size:
+        require_nonempty("relu_forward", "x", xc)
+    out = _empty(xc.shape, xc.dtype)
+    status = k.relu_forward(address(out), address(xc), size)
+    if status:
+        _native.raise_status(status, "relu_forward")
     return out, x
 
 
 def relu_backward(dout, cache):
     """dx = dout where x > 0, else 0. Inputs: dout and cache = x, of one shape."""
-    k, dt, (dout, x) = _elementwise("relu_backward", dout=dout, x=cache)
-    require_shape("relu_backward", "dout", dout, x.shape, "the shape of the forward input")
-    dx = np.empty(x.shape, dt)
-    call(k.relu_backward(ptr(dx), ptr(dout), ptr(x), x.size), "relu_backward")
+    k, (dout, x) = same_floats("relu_backward", ("dout", "x"), (dout, cache))
+    size = x.size
+    if not size:
+        require_nonempty("relu_backward", "dout", dout)
+    if dout.shape != x.shape:
+        require_shape("relu_backward", "dout", dout, x.shape, "the shape of the forward input")
+    dx = _empty(x.shape, x.dtype)
+    status = k.relu_backward(address(dx), address(dout), address(x), size)
+    if status:
+        _native.raise_status(status, "relu_backward")
     return dx
 
 
@@ -99,37 +129,45 @@ def affine_relu_forward(x, w, b):
 
     Returns (out (N, M), cache = ((x, w, b), a)) where a is the affine output.
     """
-    k, dt, x2, w2, b2, n, d, m, _ = _affine_operands("affine_relu_forward", x, w, b)
-    out = np.empty((n, m), dt)
-    pre = np.empty((n, m), dt)
-    call(k.affine_relu_forward(ptr(out), ptr(pre), ptr(x2), ptr(w2), ptr(b2), n, d, m),
-         "affine_relu_forward")
+    k, x2, w2, b2, n, d, m, _ = _affine_operands("affine_relu_forward", x, w, b)
+    dt = w2.dtype
+    out = _empty((n, m), dt)
+    pre = _empty((n, m), dt)
+    status = k.affine_relu_forward(address(out), address(pre), address(x2), address(w2), address(b2), n, d, m)
+    if status:
+        _native.raise_status(status, "affine_relu_forward")
     return out, ((x, w, b), pre)
 
 
 def affine_relu_backward(dout, cache):
     """Gradients of affine_relu_forward: dx (shape of x), dw (D, M), db (M,)."""
     (x, w, b), pre = cache
-    k, dt, x2, w2, _, n, d, m, (dout, pre) = _affine_operands("affine_relu_backward", x, w, b,
-                                                             dout=dout, pre=pre)
-    dx = np.empty((n, d), dt)
-    dw = np.empty((d, m), dt)
-    db = np.empty(m, dt)
-    call(k.affine_relu_backward(ptr(dx), ptr(dw), ptr(db), ptr(dout), ptr(x2), ptr(w2), ptr(pre),
-                                n, d, m), "affine_relu_backward")
-    return dx.reshape(np.shape(x)), dw, db
+    k, x2, w2, _, n, d, m, (dout, pre) = _affine_operands("affine_relu_backward", x, w, b, dout, pre,
+                                                          names=("x", "w", "b", "dout", "pre"))
+    dt = w2.dtype
+    dx = _empty(x2.shape, dt)
+    dw = _empty((d, m), dt)
+    db = _empty(m, dt)
+    status = k.affine_relu_backward(address(dx), address(dw), address(db), address(dout), address(x2),
+                                    address(w2), address(pre), n, d, m)
+    if status:
+        _native.raise_status(status, "affine_relu_backward")
+    return dx, dw, db
 
 
-def _loss(where, kernel_name, x, y):
-    k, dt, x = floats(where, x=x)
-    require_ndim(where, "x", x, 2, "scores (N, C)")
-    require_nonempty(where, "x", x)
+def _loss(where, x, y):
+    k = kernels_of(x)
+    if k is None:
+        k, _, x = floats(where, x=x)
+    if x.ndim != 2:
+        require_ndim(where, "x", x, 2, "scores (N, C)")
     n, c = x.shape
+    if not n or not c:
+        require_nonempty(where, "x", x)
     y = labels(where, y, n, c)
-    dx = np.empty((n, c), dt)
+    dx = _empty((n, c), x.dtype)
     loss = ctypes.c_double()
-    call(getattr(k, kernel_name)(ctypes.addressof(loss), ptr(dx), ptr(x), ptr(y), n, c), where)
-    return loss.value, dx
+    return k, loss, dx, (ctypes.addressof(loss), address(dx), address(x), address(y), n, c)
 
 
 def softmax_loss(x, y):
@@ -138,7 +176,11 @@ def softmax_loss(x, y):
     Inputs: x (N, C) scores, y (N,) integer labels in [0, C).
     Returns (loss, dx (N, C)).
     """
-    return _loss("softmax_loss", "softmax_loss", x, y)
+    k, loss, dx, args = _loss("softmax_loss", x, y)
+    status = k.softmax_loss(*args)
+    if status:
+        _native.raise_status(status, "softmax_loss")
+    return loss.value, dx
 
 
 def svm_loss(x, y):
@@ -147,11 +189,16 @@ def svm_loss(x, y):
     Inputs: x (N, C) scores, y (N,) integer labels in [0, C).
     Returns (loss, dx (N, C)).
     """
-    return _loss("svm_loss", "svm_loss", x, y)
+    k, loss, dx, args = _loss("svm_loss", x, y)
+    status = k.svm_loss(*args)
+    if status:
+        _native.raise_status(status, "svm_loss")
+    return loss.value, dx
 
 
 def _norm_operands(where, x, gamma, beta):
-    k, dt, x, gamma, beta = floats(where, x=x, gamma=gamma, beta=beta)
+    k, (x, gamma, beta) = same_floats(where, ("x", "gamma", "beta"), (x, gamma, beta))
+    dt = x.dtype
     require_ndim(where, "x", x, 2, "data (N, D)")
     require_nonempty(where, "x", x)
     n, d = x.shape
@@ -192,13 +239,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     out = np.empty((n, d), dt)
     if mode == "train":
         mean, var, inv_std = np.empty(d, dt), np.empty(d, dt), np.empty(d, dt)
-        call(k.batchnorm_forward(ptr(out), ptr(mean), ptr(var), ptr(inv_std), ptr(running_mean),
-                                 ptr(running_var), ptr(x), ptr(gamma), ptr(beta), n, d, eps, momentum,
+        call(k.batchnorm_forward(address(out), address(mean), address(var), address(inv_std), address(running_mean),
+                                 address(running_var), address(x), address(gamma), address(beta), n, d, eps, momentum,
                                  _native.MODE_TRAIN), where)
         cache = (x, gamma, beta, mean, var, inv_std, eps)
     else:
-        call(k.batchnorm_forward(ptr(out), None, None, None, ptr(running_mean), ptr(running_var),
-                                 ptr(x), ptr(gamma), ptr(beta), n, d, eps, momentum,
+        call(k.batchnorm_forward(address(out), None, None, None, address(running_mean), address(running_var),
+                                 address(x), address(gamma), address(beta), n, d, eps, momentum,
                                  _native.MODE_TEST), where)
         cache = (x, gamma, beta, None, None, None, eps)
     bn_param["running_mean"] = running_mean
@@ -216,8 +263,9 @@ def _norm_backward(where, kernel_name, per_row, dout, cache):
     if mean is None:
         raise ValueError("%s: the cache comes from a test-mode forward pass; backward needs a "
                          "train-mode cache" % where)
-    k, dt, dout, x, gamma, mean, inv_std = floats(where, dout=dout, x=x, gamma=gamma, mean=mean,
-                                                  inv_std=inv_std)
+    k, (dout, x, gamma, mean, inv_std) = same_floats(where, ("dout", "x", "gamma", "mean", "inv_std"),
+                                                     (dout, x, gamma, mean, inv_std))
+    dt = x.dtype
     require_ndim(where, "x", x, 2, "data (N, D) in the cache")
     n, d = x.shape
     require_shape(where, "dout", dout, x.shape, "the shape of the forward output")
@@ -227,8 +275,8 @@ def _norm_backward(where, kernel_name, per_row, dout, cache):
     require_shape(where, "cache mean", mean, stats, why)
     require_shape(where, "cache inv_std", inv_std, stats, why)
     dx, dgamma, dbeta = np.empty((n, d), dt), np.empty(d, dt), np.empty(d, dt)
-    call(getattr(k, kernel_name)(ptr(dx), ptr(dgamma), ptr(dbeta), ptr(dout), ptr(x), ptr(gamma), ptr(mean),
-                                 ptr(inv_std), n, d), where)
+    call(getattr(k, kernel_name)(address(dx), address(dgamma), address(dbeta), address(dout), address(x), address(gamma), address(mean),
+                                 address(inv_std), n, d), where)
     return dx, dgamma, dbeta
 
 
@@ -256,7 +304,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     k, dt, x, gamma, beta, n, d = _norm_operands(where, x, gamma, beta)
     eps = float(ln_param.get("eps", 1e-5))
     out, mean, inv_std = np.empty((n, d), dt), np.empty(n, dt), np.empty(n, dt)
-    call(k.layernorm_forward(ptr(out), ptr(mean), ptr(inv_std), ptr(x), ptr(gamma), ptr(beta),
+    call(k.layernorm_forward(address(out), address(mean), address(inv_std), address(x), address(gamma), address(beta),
                              n, d, eps), where)
     return out, (x, gamma, beta, mean, None, inv_std, eps)
 
@@ -295,9 +343,10 @@ def dropout_forward(x, dropout_param):
                          % (where, dropout_param["p"]))
     if mode == "test":
         return x, (dropout_param, None)
-    k, dt, (xc,) = _elementwise(where, x=x)
-    out, mask = np.empty(xc.shape, dt), np.empty(xc.shape, dt)
-    call(k.dropout_forward(ptr(out), ptr(mask), ptr(xc), xc.size, p, _dropout_seed(dropout_param)),
+    k, (xc,) = same_floats(where, ("x",), (x,))
+    require_nonempty(where, "x", xc)
+    out, mask = np.empty(xc.shape, xc.dtype), np.empty(xc.shape, xc.dtype)
+    call(k.dropout_forward(address(out), address(mask), address(xc), xc.size, p, _dropout_seed(dropout_param)),
          where)
     return out.astype(np.asarray(x).dtype, copy=False), (dropout_param, mask)
 
@@ -307,8 +356,9 @@ def dropout_backward(dout, cache):
     dropout_param, mask = cache
     if dropout_param.get("mode") != "train" or mask is None:
         return dout
-    k, dt, (dout, mask) = _elementwise("dropout_backward", dout=dout, mask=mask)
+    k, (dout, mask) = same_floats("dropout_backward", ("dout", "mask"), (dout, mask))
+    require_nonempty("dropout_backward", "dout", dout)
     require_shape("dropout_backward", "dout", dout, mask.shape, "the shape of the forward input")
-    dx = np.empty(mask.shape, dt)
-    call(k.dropout_backward(ptr(dx), ptr(dout), ptr(mask), mask.size), "dropout_backward")
+    dx = np.empty(mask.shape, mask.dtype)
+    call(k.dropout_backward(address(dx), address(dout), address(mask), mask.size), "dropout_backward")
     return dx

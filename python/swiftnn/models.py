@@ -7,14 +7,19 @@ network plan that owns its workspace.
 - ``NeuralNetTwoLayerNet``: 2020 assignment 1's ``classifiers.neural_net.TwoLayerNet``.
 """
 import ctypes
+import os
 
 import numpy as np
 
 from . import _native
 from ._arrays import call, labels
+from ._native import address
 
 __all__ = ["FullyConnectedNet", "TwoLayerNet", "NeuralNetTwoLayerNet"]
 
+_F32 = np.dtype(np.float32)
+# the one dtype object of each precision (an unpickled dtype is an equal but distinct object)
+_CANONICAL = {_F32: _F32, np.dtype(np.float64): np.dtype(np.float64)}
 _NORMS = {None: 0, "batchnorm": 1, "layernorm": 2}
 _ACTIVATIONS = {"relu": 0, "leaky_relu": 1}
 
@@ -53,6 +58,8 @@ class _PlannedNet:
     leak)``.
     """
 
+    _table = None   # the params' pointer table (_param_table); None until the first loss
+
     def _setup(self, dims, normalization=None, keep=1.0, activation="relu", leak=0.01):
         self._dims = list(dims)
         self._norm = normalization
@@ -82,6 +89,7 @@ class _PlannedNet:
         state = self.__dict__.copy()
         state["_plan"] = None
         state["_plan_dtype"] = None
+        state["_table"] = None
         return state
 
     def __del__(self):
@@ -106,6 +114,30 @@ class _PlannedNet:
     def _compute_dtype(self):
         return np.dtype(np.float64)
 
+    def save(self, fname):
+        """Writes ``params`` to ``cs231n/saved/<fname>`` under the working directory (the
+        assignment folder, which the course's ``collect_submission`` packs), as the 2025
+        course does: ``np.save`` of the params dict (NumPy adds ``.npy`` when fname lacks it).
+        The folder is created when missing. Prints ``"<fname> saved."``."""
+        path = saved_path(fname)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.save(path, self.params)
+        print(fname, "saved.")
+
+    def load(self, fname):
+        """Reads ``params`` saved by ``save`` (or by the course's own code) from
+        ``cs231n/saved/<fname>``. A missing file prints ``"<fname> not available."`` and
+        returns False; otherwise prints ``"<fname> loaded."`` and returns True. A file that is
+        not a params dict, or whose names or shapes do not fit this model, raises ValueError
+        and leaves the model as it was."""
+        path = saved_path(fname)
+        if not os.path.exists(path):
+            print(fname, "not available.")
+            return False
+        self.params = _checked_params(path, self._names, self._shapes)
+        print(fname, "loaded.")
+        return True
+
     def summary(self):
         """A table of the layers: output shape, parameters and their count, the total."""
         return summary(self)
@@ -117,68 +149,103 @@ class _PlannedNet:
         from ._summary import model_html
         return model_html(self)
 
-    def _run(self, X, y, reg, bn_params=(), seed=None):
-        """Scores (N, C) when y is None, else (loss, grads)."""
-        where = "%s.loss" % type(self).__name__
-        dt = self._compute_dtype()
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise TypeError("%s: X has dtype %s; expected real numbers" % (where, X.dtype))
-        if X.ndim < 1 or X.shape[0] == 0:
-            raise ValueError("%s: X must have shape (N, d_1, ..., d_k) with N >= 1, got %s" % (where, X.shape))
-        n = X.shape[0]
-        X = np.ascontiguousarray(X, dtype=dt).reshape(n, -1)
-        if X.shape[1] != self._dims[0]:
-            raise ValueError("%s: X has %d features per example (shape %s) but the model takes input_dim = %d"
-                             % (where, X.shape[1], X.shape, self._dims[0]))
-        count = len(self._names)
-        params = (ctypes.c_void_p * count)()
+    def _param_table(self, where):
+        """(dtype, table of the params' addresses, the arrays it points into).
+
+        The table is kept while every entry of ``self.params`` is the very array it was built
+        from, at the same address, with the same shape and dtype — a gradient check changes
+        those arrays' values in place, which the table sees, and the Solver replaces them with
+        new arrays, which rebuilds it. A param that has to be converted to the compute dtype is
+        converted on every call and the table is not kept."""
+        cached = self._table
+        params = self.params
+        if cached is not None and cached[0] is self.__dict__.get("dtype"):
+            _, dt, arrays, dtypes, addresses, table = cached
+            for name, shape, a, a_dtype, at in zip(self._names, self._shapes, arrays, dtypes, addresses):
+                b = params.get(name)
+                if b is not a or b.dtype is not a_dtype or b.shape != shape or address(b) != at:
+                    break
+            else:
+                return dt, table, arrays
+        dt = _CANONICAL[self._compute_dtype()]
         arrays = []
-        for i, (name, shape) in enumerate(zip(self._names, self._shapes)):
-            if name not in self.params:
+        for name, shape in zip(self._names, self._shapes):
+            if name not in params:
                 raise ValueError("%s: params has no %r" % (where, name))
-            a = np.ascontiguousarray(self.params[name], dtype=dt)
+            a = np.ascontiguousarray(params[name], dtype=dt)
             if a.shape != shape:
                 raise ValueError("%s: params[%r] has shape %s, expected %s" % (where, name, a.shape, shape))
             arrays.append(a)
-            params[i] = a.ctypes.data
-        hidden = len(self._dims) - 2
-        running = None
-        eps = momentum = None
+        addresses = [address(a) for a in arrays]
+        table = (ctypes.c_void_p * len(arrays))(*addresses)
+        direct = all(a is params[name] for name, a in zip(self._names, arrays))
+        self._table = (self.__dict__.get("dtype"), dt, arrays, [a.dtype for a in arrays], addresses, table) \
+            if direct else None
+        return dt, table, arrays
+
+    def _run(self, X, y, reg, bn_params=(), seed=None):
+        """Scores (N, C) when y is None, else (loss, grads)."""
+        where = "%s.loss" % type(self).__name__
+        dt, params, _keep = self._param_table(where)
+        if not (type(X) is np.ndarray and X.dtype is dt and X.flags.c_contiguous and X.ndim >= 1 and X.shape[0]):
+            X = np.asarray(X)
+            if X.dtype.kind not in "biuf":
+                raise TypeError("%s: X has dtype %s; expected real numbers" % (where, X.dtype))
+            if X.ndim < 1 or X.shape[0] == 0:
+                raise ValueError("%s: X must have shape (N, d_1, ..., d_k) with N >= 1, got %s"
+                                 % (where, X.shape))
+            X = np.ascontiguousarray(X, dtype=dt)
+        n = X.shape[0]
+        d = X.size // n
+        if d != self._dims[0]:
+            raise ValueError("%s: X has %d features per example (shape %s) but the model takes input_dim = %d"
+                             % (where, d, X.shape, self._dims[0]))
+        running = eps = momentum = None
         if self._norm is not None:
-            eps = (ctypes.c_double * hidden)(*[float(p.get("eps", 1e-5)) for p in bn_params])
-            momentum = (ctypes.c_double * hidden)(*[float(p.get("momentum", 0.9)) for p in bn_params])
-        if self._norm == "batchnorm":
-            running = (ctypes.c_void_p * (2 * hidden))()
-            for l, p in enumerate(bn_params):
-                h = self._dims[l + 1]
-                for j, key in enumerate(("running_mean", "running_var")):
-                    stat = p.get(key)
-                    if stat is None or not (isinstance(stat, np.ndarray) and stat.dtype == dt
-                                            and stat.flags.c_contiguous and stat.flags.writeable):
-                        stat = np.zeros(h, dt) if stat is None else np.array(stat, dtype=dt, order="C")
-                        p[key] = stat
-                    if stat.shape != (h,):
-                        raise ValueError("%s: bn_params[%d]['%s'] has shape %s, expected (%d,)"
-                                         % (where, l, key, stat.shape, h))
-                    running[2 * l + j] = stat.ctypes.data
-        k = _native.KERNELS[dt]
-        plan = self._get_plan(dt)
+            running, eps, momentum = self._norm_tables(where, bn_params, dt)
+        k = _native.f32 if dt is _F32 else _native.f64
+        plan = self._plan if self._plan_dtype is dt else self._get_plan(dt)
         if seed is None:
             seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64)) if (y is not None and self._keep < 1) else 0
         seed = int(seed) & 0xFFFFFFFFFFFFFFFF
         if y is None:
             scores = np.empty((n, self._dims[-1]), dt)
-            call(k.net_loss(plan, None, scores.ctypes.data, None, running, params, X.ctypes.data, None, n,
-                            X.shape[1], float(reg), eps, momentum, seed), where)
+            status = k.net_loss(plan, None, address(scores), None, running, params, address(X), None, n, d,
+                                float(reg), eps, momentum, seed)
+            if status:
+                _native.raise_status(status, where)
             return scores
         y = labels(where, y, n, self._dims[-1])
         grads = [np.empty(shape, dt) for shape in self._shapes]
-        gptrs = (ctypes.c_void_p * count)(*[g.ctypes.data for g in grads])
+        gptrs = (ctypes.c_void_p * len(grads))(*[address(g) for g in grads])
         loss = ctypes.c_double()
-        call(k.net_loss(plan, ctypes.byref(loss), None, gptrs, running, params, X.ctypes.data, y.ctypes.data, n,
-                        X.shape[1], float(reg), eps, momentum, seed), where)
+        status = k.net_loss(plan, ctypes.byref(loss), None, gptrs, running, params, address(X), address(y), n, d,
+                            float(reg), eps, momentum, seed)
+        if status:
+            _native.raise_status(status, where)
         return loss.value, dict(zip(self._names, grads))
+
+    def _norm_tables(self, where, bn_params, dt):
+        """The running statistics' table (batchnorm) and the per-layer eps and momentum."""
+        hidden = len(self._dims) - 2
+        eps = (ctypes.c_double * hidden)(*[float(p.get("eps", 1e-5)) for p in bn_params])
+        momentum = (ctypes.c_double * hidden)(*[float(p.get("momentum", 0.9)) for p in bn_params])
+        if self._norm != "batchnorm":
+            return None, eps, momentum
+        running = (ctypes.c_void_p * (2 * hidden))()
+        for l, p in enumerate(bn_params):
+            h = self._dims[l + 1]
+            for j, key in enumerate(("running_mean", "running_var")):
+                stat = p.get(key)
+                if stat is None or not (isinstance(stat, np.ndarray) and stat.dtype == dt
+                                        and stat.flags.c_contiguous and stat.flags.writeable):
+                    stat = np.zeros(h, dt) if stat is None else np.array(stat, dtype=dt, order="C")
+                    p[key] = stat
+                if stat.shape != (h,):
+                    raise ValueError("%s: bn_params[%d]['%s'] has shape %s, expected (%d,)"
+                                     % (where, l, key, stat.shape, h))
+                running[2 * l + j] = address(stat)
+        return running, eps, momentum
 
 
 class FullyConnectedNet(_PlannedNet):
@@ -329,6 +396,42 @@ class NeuralNetTwoLayerNet(_PlannedNet):
     def predict(self, X):
         """Predicted labels (N,) for X (N, D)."""
         return np.argmax(self.loss(X), axis=1)
+
+
+def saved_path(fname):
+    """Where ``save``/``load`` keep ``fname``: ``cs231n/saved/`` of the working directory."""
+    return os.path.join(os.getcwd(), "cs231n", "saved", os.fspath(fname))
+
+
+def _checked_params(path, names, shapes):
+    """The params dict stored at path, checked against a model's names and shapes."""
+    where = "load(%r)" % path
+    try:
+        stored = np.load(path, allow_pickle=True)
+        params = stored.item() if isinstance(stored, np.ndarray) and stored.dtype == object \
+            and stored.shape == () else stored
+    except Exception as e:   # a truncated file, a foreign pickle, not an .npy at all
+        raise ValueError("%s: not a saved params file (%s: %s)" % (where, type(e).__name__, e)) from None
+    if not isinstance(params, dict):
+        raise ValueError("%s: holds a %s, not a params dict (np.save(path, model.params) writes one)"
+                         % (where, type(params).__name__ if not isinstance(params, np.ndarray)
+                            else "%s array of shape %s" % (params.dtype, params.shape)))
+    missing = [n for n in names if n not in params]
+    extra = [n for n in params if n not in names]
+    if missing or extra:
+        raise ValueError("%s: its names do not fit this model: %s%s%s" % (
+            where, "missing %s" % ", ".join(missing) if missing else "",
+            "; " if missing and extra else "", "unexpected %s" % ", ".join(map(str, extra)) if extra else ""))
+    for name, shape in zip(names, shapes):
+        value = params[name]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise ValueError("%s: params[%r] is %s, expected an array of real numbers"
+                             % (where, name, type(value).__name__ if not isinstance(value, np.ndarray)
+                                else "a %s array" % value.dtype))
+        if value.shape != shape:
+            raise ValueError("%s: params[%r] has shape %s, this model's has %s"
+                             % (where, name, value.shape, shape))
+    return params
 
 
 def _params_dtype(params):

@@ -11,7 +11,8 @@ import ctypes
 import numpy as np
 
 from . import _native
-from ._arrays import _real_dtype, call, floats, require_shape
+from ._arrays import _real_dtype, call, floats, kernels_of, require_shape
+from ._native import address
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad", "Optimizer"]
 
@@ -38,22 +39,25 @@ class UpdateConfig(ctypes.Structure):
 
 
 def _native_config(where, config, t=1):
+    get = config.get
     try:
-        return UpdateConfig(float(config.get("learning_rate", 0.0)), float(config.get("momentum", 0.9)),
-                            float(config.get("decay_rate", 0.99)), float(config.get("beta1", 0.9)),
-                            float(config.get("beta2", 0.999)), float(config.get("epsilon", 1e-8)), int(t))
+        return UpdateConfig(get("learning_rate", 0.0), get("momentum", 0.9), get("decay_rate", 0.99),
+                            get("beta1", 0.9), get("beta2", 0.999), get("epsilon", 1e-8), int(t))
     except (TypeError, ValueError) as e:
         raise TypeError("%s: config holds a hyperparameter that is not a number (%s)" % (where, e)) from None
 
 
 def _state(where, config, name, shape, dt):
     value = config.get(name)
+    if type(value) is np.ndarray and value.dtype is dt and value.shape == shape and value.flags.c_contiguous \
+            and value.flags.writeable:
+        return value   # the rule's own array from the previous step: updated in place
     if value is None:
         value = np.zeros(shape, dt)
     else:
         value = np.asarray(value)
         _real_dtype(where, "config['%s']" % name, value)   # complex would lose its imaginary part
-        value = np.ascontiguousarray(value, dtype=dt)
+        value = np.array(value, dtype=dt, order="C", copy=not (value.flags.writeable and value.flags.c_contiguous))
         require_shape(where, "config['%s']" % name, value, shape, "the shape of w")
     config[name] = value
     return value
@@ -62,20 +66,29 @@ def _state(where, config, name, shape, dt):
 def _update(where, rule, w, dw, config, in_place=False):
     """One native step of `rule`. Returns (next_w, config); with in_place (the course's sgd)
     the result is also written into w itself when w is a writeable float array, in w's dtype."""
-    if in_place and isinstance(w, np.ndarray) and w.dtype in _native.KERNELS and w.flags.writeable:
-        k, dt, w_c, dw_c = floats(where, w=w, dw=np.asarray(dw, dtype=w.dtype) if np.asarray(dw).dtype.kind in "biuf" else dw)
+    k = kernels_of(w)
+    if k is not None and kernels_of(dw) is k:
+        w_c, dw_c = w, dw
+    elif in_place and isinstance(w, np.ndarray) and w.dtype in _native.KERNELS and w.flags.writeable:
+        k, _, w_c, dw_c = floats(where, w=w, dw=np.asarray(dw, dtype=w.dtype) if np.asarray(dw).dtype.kind in "biuf" else dw)
     else:
-        k, dt, w_c, dw_c = floats(where, w=w, dw=dw)
-    require_shape(where, "dw", dw_c, w_c.shape, "the shape of w")
+        k, _, w_c, dw_c = floats(where, w=w, dw=dw)
+    shape = w_c.shape
+    if dw_c.shape != shape:
+        require_shape(where, "dw", dw_c, shape, "the shape of w")
+    in_place = in_place and w_c.flags.writeable
     next_w = w_c if w_c is not w or in_place else w_c.copy()
-    states = [_state(where, config, name, w_c.shape, dt) for name in _STATE[rule]]
-    if w_c.size == 0:
+    dt = w_c.dtype
+    names = _STATE[rule]
+    s1 = address(_state(where, config, names[0], shape, dt)) if names else None
+    s2 = address(_state(where, config, names[1], shape, dt)) if len(names) > 1 else None
+    size = w_c.size
+    if not size:
         return w if in_place else next_w, config
-    s1 = _native.ptr(states[0]) if states else None
-    s2 = _native.ptr(states[1]) if len(states) > 1 else None
     native = _native_config(where, config, config.get("t", 1))
-    call(k.update(rule, _native.ptr(next_w), s1, s2, _native.ptr(dw_c), next_w.size, ctypes.byref(native)),
-         where)
+    status = k.update(rule, address(next_w), s1, s2, address(dw_c), size, ctypes.byref(native))
+    if status:
+        _native.raise_status(status, where)
     if in_place and next_w is not w and isinstance(w, np.ndarray) and w.flags.writeable \
             and w.dtype in _native.KERNELS:
         w[...] = next_w

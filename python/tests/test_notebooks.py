@@ -2,10 +2,11 @@
 
 - ``python/tests/notebooks/``: course-style notebooks written against the course package
   ``cs231n`` (CS231n's two_layer_net, FullyConnectedNets, BatchNormalization and Dropout
-  notebooks, exercises filled in). They run on a small CIFAR-10 folder that this module writes
-  in the real format (``cifar-10-batches-py`` with Python 2 pickles, as in
-  cifar-10-python.tar.gz), found through ``$SWIFTNN_DATA`` or the course layout
-  ``cs231n/datasets/cifar-10-batches-py`` under the working directory. Their printed numbers are
+  notebooks, exercises filled in). Each runs as a student runs it, through ``swiftnn course
+  run`` in an assignment folder that holds the course's skeleton ``cs231n/`` (which must not
+  shadow ours) and a small CIFAR-10 that this module writes in the real format
+  (``cifar-10-batches-py`` with Python 2 pickles, as in cifar-10-python.tar.gz) in the course
+  layout ``cs231n/datasets/cifar-10-batches-py``. Their printed numbers are
   checked against the course's thresholds and against NumPy computations (``reference.py``) of
   what the course's reference implementation prints.
 - ``notebooks/``: swiftnn's own notebooks, on the real Fashion-MNIST (Debian's package) and the
@@ -20,7 +21,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,7 @@ else:
     pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
 
+from course_folder import make_assignment_folder
 from test_data import py2_cifar_batch  # the real files' byte format (Python 2 pickles)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,20 +92,29 @@ def run(path, cwd, **env):
 
 @pytest.fixture(scope="module")
 def course(cifar_root, tmp_path_factory):
-    """Runs a course notebook once per module; returns its stdout text."""
+    """Runs a course notebook once per module, as a student would in the assignment folder:
+    the course's skeleton cs231n/ there (course_folder.py), CIFAR-10 in its cs231n/datasets/,
+    through `swiftnn course run`, which must report every code cell ok. Returns its stdout
+    text."""
     done = {}
 
     def get(name):
         if name not in done:
-            work = tmp_path_factory.mktemp(name)
-            if name == "two_layer_net":
-                # the course's own layout, under the notebook's working directory
-                shutil.copytree(cifar_root / "cifar-10-batches-py",
-                                work / "cs231n" / "datasets" / "cifar-10-batches-py")
-                nb = run(COURSE_DIR / (name + ".ipynb"), work, SWIFTNN_DATA=None)
-            else:
-                nb = run(COURSE_DIR / (name + ".ipynb"), work, SWIFTNN_DATA=str(cifar_root))
-            done[name] = stdout_text(nb)
+            work = make_assignment_folder(tmp_path_factory.mktemp(name), cifar_root / "cifar-10-batches-py")
+            shutil.copy(COURSE_DIR / (name + ".ipynb"), work)
+            notebook = work / (name + ".ipynb")
+            env = dict(os.environ, PYTHONPATH=str(REPO / "python"), **KERNEL_ENV)
+            env.pop("SWIFTNN_DATA", None)
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "swiftnn", "course", "run", str(notebook)], cwd=str(work),
+                                  env=env, capture_output=True, text=True, timeout=900)
+            TIMES[name + ".ipynb"] = time.perf_counter() - start
+            print("%s.ipynb: %.1f s" % (name, TIMES[name + ".ipynb"]))
+            lines = proc.stdout.splitlines()
+            assert proc.returncode == 0 and lines and all(re.fullmatch(r"cell \d+: ok", l) for l in lines), \
+                "%s: exit %d\n%s\n%s" % (name, proc.returncode, proc.stdout, proc.stderr[-3000:])
+            assert len(lines) == sum(c.cell_type == "code" for c in nbformat.read(str(notebook), as_version=4).cells)
+            done[name] = stdout_text(nbformat.read(str(work / (name + ".out.ipynb")), as_version=4))
         return done[name]
 
     return get

@@ -4,6 +4,7 @@
     swiftnn evaluate   score a checkpoint, or an ensemble of checkpoints
     swiftnn search     random hyperparameter search (coarse, then fine) on Optuna studies
     swiftnn check      the lectures' sanity checks before a long training run
+    swiftnn course     the course's own notebooks in your assignment folder (kernel, run)
 
 This module holds the top-level parser, what every command shares (--config files, --resume's
 settings, the errors' exit statuses) and :func:`main`. Each command is one module of this
@@ -20,11 +21,11 @@ from pathlib import Path
 
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..experiment import FIXED_ON_RESUME, TRAIN_KEYS, UsageError, flag_text
-from . import check, evaluate, search, train
+from . import check, course, evaluate, search, train
 from ._args import Formatter, settings
 
 # The commands, in the order `swiftnn --help` lists them.
-COMMANDS = (train, evaluate, search, check)
+COMMANDS = (train, evaluate, search, check, course)
 
 __all__ = ["main", "build_parser", "settings", "COMMANDS"]
 

@@ -11,7 +11,7 @@ without swiftnn. ``source`` is one of:
   scaling, the mean image, standardization) first, as ``swiftnn evaluate`` does;
 - an estimator implementing the export hook: a method ``swiftnn_export_spec()`` returning a
   dict with ``model`` (its fitted swiftnn network), ``task`` ('classifier' or 'regressor'), and
-  optionally ``classes`` (the class labels in column order; integers), ``preprocess`` (a
+  optionally ``classes`` (the class labels in column order; integers or strings), ``preprocess`` (a
   ``{'method', 'mean', 'scale'}`` applied to the input rows, as in :mod:`swiftnn.data`),
   ``ravel`` (a regressor fitted on 1-D targets: ``prediction`` of shape (N,)) and ``settings``
   (its training settings, stored in the metadata).
@@ -21,7 +21,8 @@ per layer Gemm, BatchNormalization (inference: the running statistics and eps) o
 LayerNormalization, Relu or LeakyRelu (the model's slope); no dropout (inference scales
 nothing: the engine's dropout is inverted). A classifier's outputs are ``probabilities``
 (N, C) float32 (softmax of the scores) and ``label`` (N,) int64 (the highest score, or the
-class label it stands for); a regressor's is ``prediction`` float32. A network trained in
+class label it stands for; a string tensor when the classes are strings); a regressor's is
+``prediction`` float32. A network trained in
 float64 computes in float64 inside the graph (the input and outputs stay float32).
 Metadata (``metadata_props``): ``swiftnn_version``, ``network`` (JSON: layer sizes,
 normalization, eps, activation, slope, dtype), ``training`` (JSON: the settings it was trained
@@ -117,10 +118,13 @@ class _Spec:
         self.classes = None
         if classes is not None:
             classes = np.asarray(classes)
-            if classes.dtype.kind not in "iub" or classes.shape != (self.num_classes,):
-                raise ValueError("%s: classes must be %d integer labels (one per output column), got %s of %s"
-                                 % (where, self.num_classes, classes.shape, classes.dtype))
-            self.classes = classes.astype(np.int64)
+            strings = classes.dtype.kind == "U" or (classes.dtype.kind == "O" and
+                                                    all(isinstance(c, str) for c in classes.ravel()))
+            if not (classes.dtype.kind in "iub" or strings) or classes.shape != (self.num_classes,):
+                raise ValueError("%s: classes must be %d integer or string labels (one per output column), got %s "
+                                 "of %s" % (where, self.num_classes, classes.shape, classes.dtype))
+            # string labels make a string `label` output, as the estimator's predict returns them
+            self.classes = np.array([str(c) for c in classes], dtype=object) if strings else classes.astype(np.int64)
         self.preprocess = None
         if preprocess is not None and (preprocess.get("method") != "none" or pixel_scale != 1.0):
             method = preprocess.get("method")
@@ -293,8 +297,10 @@ def _graph(spec):
             column = node("ArgMax", [scores], "column", axis=1, keepdims=0)
             inits.append(numpy_helper.from_array(spec.classes, "classes"))
             node("Gather", ["classes", column], "label", axis=0)
+        strings = spec.classes is not None and spec.classes.dtype == object
+        label_type = TensorProto.STRING if strings else TensorProto.INT64
         outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [n, spec.num_classes]),
-                   helper.make_tensor_value_info("label", TensorProto.INT64, [n])]
+                   helper.make_tensor_value_info("label", label_type, [n])]
     else:
         out = scores
         if spec.ravel:

@@ -352,6 +352,19 @@ class _BaseMLP(BaseEstimator):
             raise AttributeError("intercepts_")
         return [model.params["b%d" % l] for l in range(1, model.num_layers + 1)]
 
+    def swiftnn_export_spec(self):
+        """The export hook of swiftnn.onnx.export: the fitted network, the task, the labels or
+        output shape predict gives, and get_params() as the stored training settings. Raises
+        NotFittedError before fit."""
+        check_is_fitted(self, "_model")
+        spec = {"model": self._model, "settings": self.get_params()}
+        if is_classifier(self):
+            spec.update(task="classifier", classes=self.classes_)
+        else:
+            # as predict: one output gives (n_samples,)
+            spec.update(task="regressor", ravel=self.n_outputs_ == 1)
+        return spec
+
     def _scores(self, X):
         check_is_fitted(self, "_model")
         X = validate_data(self, X, reset=False, dtype=self._model._compute_dtype(), order="C")

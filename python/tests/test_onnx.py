@@ -235,6 +235,77 @@ def test_a_regressor_through_the_hook_outputs_its_prediction(raw):
     np.testing.assert_allclose(prediction, model.loss(X)[:, 0], rtol=0, atol=1e-6)
 
 
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits (8x8 images, 16 grey levels) scaled to 0..1: exact in float32, so
+    the graph's float32 input is the estimator's input."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+@pytest.mark.parametrize("labels", ["strings", "sparse_integers"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_fitted_mlpclassifier_exports_its_predict_proba_and_its_class_labels(digits, dtype, labels):
+    from swiftnn.sklearn import MLPClassifier
+
+    X, digit = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    y = names[digit] if labels == "strings" else digit * 7 - 20   # -20, -13, ..., 43
+    est = MLPClassifier((24, 16), normalization="batchnorm", max_iter=15, random_state=0, dtype=dtype)
+    with pytest.warns(Warning):   # ConvergenceWarning: 15 epochs are enough to test with
+        est.fit(X[:500], y[:500])
+    proto = snn_onnx.to_onnx(est)
+    probs, label = _run_ort(proto, X[500:])
+    expected = est.predict_proba(X[500:])
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=TOL)
+    assert label.dtype == (object if labels == "strings" else np.int64)
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > TOL
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(label[clear], est.predict(X[500:])[clear])
+    training = json.loads({p.key: p.value for p in proto.metadata_props}["training"])
+    assert training["hidden_layer_sizes"] == [24, 16] and training["dtype"] == dtype
+    assert json.loads({p.key: p.value for p in proto.metadata_props}["network"])["dtype"] == dtype
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_a_fitted_mlpregressor_exports_its_predict(digits, outputs):
+    from swiftnn.sklearn import MLPRegressor
+
+    X, digit = digits
+    y = digit / 9.0 if outputs == 1 else np.stack([digit / 9.0, X[:, 20:30].mean(axis=1)], axis=1)
+    est = MLPRegressor((16,), normalization="layernorm", max_iter=10, random_state=0)
+    with pytest.warns(Warning):
+        est.fit(X[:500], y[:500])
+    proto = snn_onnx.to_onnx(est)
+    (prediction,) = _run_ort(proto, X[500:])
+    expected = est.predict(X[500:])
+    assert prediction.shape == expected.shape == ((100,) if outputs == 1 else (100, 2))
+    np.testing.assert_allclose(prediction, expected, rtol=0, atol=TOL)
+
+
+def test_an_unfitted_estimator_is_not_exported():
+    from sklearn.exceptions import NotFittedError
+
+    from swiftnn.sklearn import MLPClassifier, MLPRegressor
+
+    for est in (MLPClassifier(), MLPRegressor()):
+        with pytest.raises(NotFittedError):
+            snn_onnx.to_onnx(est)
+
+
+def test_float_class_labels_are_refused_naming_the_estimator(digits):
+    from swiftnn.sklearn import MLPClassifier
+
+    X, digit = digits
+    est = MLPClassifier((8,), max_iter=2, random_state=0)
+    with pytest.warns(Warning):
+        est.fit(X[:100], digit[:100] + 1.0)   # float labels: classes_ 1.0 ... 10.0
+    with pytest.raises(ValueError, match="MLPClassifier: classes must be 10 integer or string labels"):
+        snn_onnx.to_onnx(est)
+
+
 # ------------------------------------------------------------------------------------------
 # bad input
 

@@ -85,6 +85,12 @@ def test_changes_to_the_parameters_are_seen_between_calls():
         model.predict_proba(X)
     model.params["W1"].shape = (12, 20)
     check()
+    model.params = {k: v * 0.9 for k, v in model.params.items()}  # the whole dict rebound
+    check()
+    model.params.update(W2=model.params["W2"][::-1].copy())  # rebound in the new dict
+    check()
+    model.params["W2"][...] = np.ascontiguousarray(model.params["W2"][:, ::-1])  # overwritten in place
+    check()
 
 
 def test_copies_and_pickles_predict_as_the_original():

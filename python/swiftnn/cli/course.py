@@ -4,12 +4,11 @@ work is in :mod:`swiftnn.course`.
     swiftnn course kernel                 install the Jupyter kernel "Python 3 (swiftnn)"
     swiftnn course run NOTEBOOK [--out]   run a notebook headless in that kernel
 """
-import argparse
 import sys
 
 from .. import course
 from ..experiment import UsageError
-from ._args import Formatter
+from ._args import Formatter, positive_int
 
 NAME = "course"
 
@@ -40,19 +39,9 @@ def add_parser(subparsers):
     r.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb to run")
     r.add_argument("--out", metavar="PATH", default=None,
                    help="where to write the executed notebook (default: NAME.out.ipynb next to NOTEBOOK)")
-    r.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS",
+    r.add_argument("--timeout", type=positive_int, default=None, metavar="SECONDS",
                    help="stop when one cell runs longer than this (default: no limit)")
     return p
-
-
-def _seconds(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number of seconds" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %d" % value)
-    return value
 
 
 def run(args):

@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy_net  # noqa: E402  the benchmark's own plain-NumPy network (bench/numpy_net.py)
+import workloads  # noqa: E402  the benchmark's workloads (bench/workloads.py)
 from swiftnn import layers  # noqa: E402
 from swiftnn.models import FullyConnectedNet  # noqa: E402
 from swiftnn.optim import adam  # noqa: E402
@@ -113,9 +114,10 @@ def gemm_rows():
     ]
 
 
-def w2_row():
+def w2_rows():
     """W2: FullyConnectedNet([100]*4), batchnorm, dropout 0.78, batch 100, float32, through the
-    Solver's path: model.loss, then optim.adam once per parameter."""
+    Solver's path: model.loss, then optim.adam once per parameter; then the same NumPy step
+    against model.loss alone and against the step's matrix products alone (the floor)."""
     rng = np.random.default_rng(1)
     np.random.seed(0)
     model = FullyConnectedNet([100] * 4, normalization="batchnorm", dropout_keep_ratio=0.78)
@@ -136,7 +138,27 @@ def w2_row():
         for k in net.params:
             net.params[k], np_configs[k] = numpy_net.adam(net.params[k], grads[k], np_configs[k])
 
-    return ("W2 step: model.loss + adam per param", ours_step, numpy_step)
+    return [("W2 step: model.loss + adam per param", ours_step, numpy_step),
+            ("W2 model.loss alone vs NumPy's step", lambda: model.loss(Xb, yb), numpy_step),
+            ("W2 step's GEMMs alone vs NumPy's step", w2_gemms(), numpy_step)]
+
+
+def w2_gemms():
+    """Every matrix product of one W2 step (workloads.W2.gemms(): forward, dW, and dX but for
+    the first layer's), float32, through NumPy's BLAS (within 3% of the engine's at these shapes,
+    bench/blas_candidates.py). No implementation that runs these products can go below this
+    row's ratio: it is the floor of the W2 rows."""
+    rng = np.random.default_rng(2)
+    operands = []
+    for m, n, k, ta, tb in workloads.WORKLOADS["W2"].gemms():
+        a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+        operands.append((a.T if ta else a, b.T if tb else b, np.empty((m, n), np.float32)))
+
+    def run():
+        for a, b, c in operands:
+            np.matmul(a, b, out=c)
+    return run
 
 
 def main():
@@ -144,7 +166,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=41, help="interleaved rounds per row")
     parser.add_argument("--only", help="run only the rows whose name contains this")
     args = parser.parse_args()
-    rows = tiny_rows() + [gradient_check_row()] + gemm_rows() + [w2_row()]
+    rows = tiny_rows() + [gradient_check_row()] + gemm_rows() + w2_rows()
     print("%-42s %11s %11s %8s %8s" % ("call", "swiftnn µs", "NumPy µs", "ratio", "IQR"))
     for name, ours, theirs in rows:
         if args.only and args.only not in name:

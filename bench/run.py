@@ -218,7 +218,8 @@ def child_env(args):
 
 
 # Sections of RESULTS.md that other benchmarks write and a run of this one keeps as they are.
-OTHER_SECTIONS = ("Small calls (bench/overhead.py)", "scikit-learn estimators (bench/sklearn_fit.py)")
+OTHER_SECTIONS = ("Small calls (bench/overhead.py)", "scikit-learn estimators (bench/sklearn_fit.py)",
+                  "ONNX export", "Issue 16")
 
 
 def write_keeping_other_sections(path, text):

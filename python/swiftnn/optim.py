@@ -57,7 +57,10 @@ def _state(where, config, name, shape, dt):
     else:
         value = np.asarray(value)
         _real_dtype(where, "config['%s']" % name, value)   # complex would lose its imaginary part
-        value = np.array(value, dtype=dt, order="C", copy=not (value.flags.writeable and value.flags.c_contiguous))
+        if value.flags.writeable and value.flags.c_contiguous:
+            value = np.asarray(value, dtype=dt)   # the caller's array itself when its dtype fits
+        else:
+            value = np.array(value, dtype=dt, order="C")
         require_shape(where, "config['%s']" % name, value, shape, "the shape of w")
     config[name] = value
     return value

@@ -221,6 +221,23 @@ def test_given_state_arrays_are_used(rule, dtype):
         assert config["t"] == 8
 
 
+@pytest.mark.parametrize("rule", [r for r in RULE_IDS if r != "sgd"])
+def test_given_state_arrays_of_another_dtype_are_converted(rule):
+    """A float64 w with float32 state in the config (found by hypothesis under NumPy 2, where a
+    conversion with copy=False raised): the state is converted, the step matches the formula."""
+    fn, hyper, step, state_names = RULES[rule]
+    r = np.random.default_rng(5)
+    w, dws = data(np.float64, steps=1, seed=6)
+    state = {name: np.abs(r.standard_normal(SHAPE)).astype(np.float32) for name in state_names}
+    config = dict(hyper, **{k: v.copy() for k, v in state.items()})
+    exp_w, exp_state = step(w, dws[0], hyper, {k: v.astype(np.float64) for k, v in state.items()})
+    next_w, config = fn(w, dws[0], config)
+    check(next_w, exp_w, np.float64, rule)
+    for name in state_names:
+        assert config[name].dtype == np.float64
+        check(config[name], exp_state[name], np.float64, "%s: config[%r]" % (rule, name))
+
+
 def test_adam_increments_t_before_use():
     """At t = 1 the bias-corrected step is lr * dw / (|dw| + eps), i.e. about lr * sign(dw)."""
     w = np.zeros(5)

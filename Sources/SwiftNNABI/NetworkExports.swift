@@ -161,6 +161,34 @@ public func snn_net_destroy(_ net: UnsafeMutableRawPointer?) -> Int32 {
     }
 }
 
+/// What every call on a plan with a batch of rows checks first: the handle, n, d against the
+/// input layer, the activations' size, the params and (batchnorm) running tables, and eps and
+/// momentum per hidden layer when given.
+struct PlanCall<T: Scalar> {
+    let plan: NetworkPlan<T>
+    let n: Int
+    let params: PointerTable<T>
+    let running: PointerTable<T>?
+
+    init(_ net: UnsafeMutableRawPointer?, _ n: Int64, _ d: Int64, _ params: Table<T>, _ running: Table<T>,
+         _ eps: UnsafePointer<Double>?, _ momentum: UnsafePointer<Double>?) throws(EngineError) {
+        plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
+        let spec = plan.spec
+        self.n = try size(n, "n", blas: true)
+        guard d == Int64(spec.dims[0]) else {
+            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
+        }
+        _ = try elements(self.n, spec.dims.max() ?? 1, "the activations")
+        self.params = try PointerTable(params, count: plan.parameterSizes.count, name: "params")
+        self.running = spec.normalization == .batch
+            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
+        for l in 0..<spec.hiddenCount {
+            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
+            if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
+        }
+    }
+}
+
 func netLossChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,
                                _ scores: Out<T>, _ grads: Table<T>, _ running: Table<T>, _ params: Table<T>,
                                _ x: In<T>, _ y: UnsafePointer<Int64>?, _ n: Int64, _ d: Int64, _ reg: Double,
@@ -191,26 +219,12 @@ func netPredictChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ probabiliti
                                   _ labels: UnsafeMutablePointer<Int64>?, _ running: Table<T>, _ params: Table<T>,
                                   _ x: In<T>, _ n: Int64, _ d: Int64, _ eps: UnsafePointer<Double>?) -> Int32 {
     guarded { () throws(EngineError) in
-        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
-        let spec = plan.spec
-        let n = try size(n, "n", blas: true)
-        guard d == Int64(spec.dims[0]) else {
-            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
-        }
         guard probabilities != nil || labels != nil else {
             throw EngineError(.nullPointer, "probabilities and labels are both NULL; ask for at least one")
         }
-        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
-        let params = try PointerTable(params, count: plan.parameterSizes.count, name: "params")
-        let running = spec.normalization == .batch
-            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
-        if let eps {
-            for l in 0..<spec.hiddenCount {
-                _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true)
-            }
-        }
-        try plan.predict(x: try required(x, "x"), n: n, params: params, running: running,
-                         norm: NormSettings(eps: eps, momentum: nil), probabilities: probabilities, labels: labels)
+        let call = try PlanCall(net, n, d, params, running, eps, nil)
+        try call.plan.predict(x: try required(x, "x"), n: call.n, params: call.params, running: call.running,
+                              norm: NormSettings(eps: eps, momentum: nil), probabilities: probabilities, labels: labels)
     }
 }
 
@@ -255,27 +269,15 @@ func netLossWeightedChecked<T: Scalar>(_ net: UnsafeMutableRawPointer?, _ loss: 
                                        _ n: Int64, _ d: Int64, _ reg: Double, _ eps: UnsafePointer<Double>?,
                                        _ momentum: UnsafePointer<Double>?, _ seed: UInt64) -> Int32 {
     guarded { () throws(EngineError) in
-        let plan = try handles.lookup(net, as: NetworkPlan<T>.self, "net")
-        let spec = plan.spec
-        let n = try size(n, "n", blas: true)
-        guard d == Int64(spec.dims[0]) else {
-            throw EngineError(.shapeMismatch, "d = \(d) but the network takes \(spec.dims[0]) input features")
-        }
-        _ = try elements(n, spec.dims.max() ?? 1, "the activations")
+        let call = try PlanCall(net, n, d, params, running, eps, momentum)
+        let plan = call.plan
         let reg = try hyperparameter(reg, "reg", low: 0, high: .greatestFiniteMagnitude)
-        let count = plan.parameterSizes.count
-        let params = try PointerTable(params, count: count, name: "params")
         let train = y != nil || targets != nil
-        let grads = train ? try PointerTable(grads, count: count, name: "grads") : nil
-        let running = spec.normalization == .batch
-            ? try PointerTable(running, count: 2 * spec.hiddenCount, name: "running") : nil
-        for l in 0..<spec.hiddenCount {
-            if let eps { _ = try hyperparameter(eps[l], "eps[\(l)]", low: 0, high: .greatestFiniteMagnitude, openLow: true) }
-            if let momentum { _ = try hyperparameter(momentum[l], "momentum[\(l)]", low: 0, high: 1) }
-        }
+        let grads = train ? try PointerTable(grads, count: plan.parameterSizes.count, name: "grads") : nil
         if !train { _ = try required(scores, "scores") }
         if y != nil && targets != nil { throw EngineError(.badValue, "both y and targets are given; pass one") }
-        let value = try plan.loss(x: try required(x, "x"), y: y, n: n, params: params, grads: grads, running: running,
+        let value = try plan.loss(x: try required(x, "x"), y: y, n: call.n, params: call.params, grads: grads,
+                                  running: call.running,
                                   scoresOut: scores, reg: reg, norm: NormSettings(eps: eps, momentum: momentum),
                                   seed: seed, targets: targets, weights: train ? weights : nil)
         if let loss { loss.pointee = value }
